@@ -1,0 +1,17 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class DjangoChatKitConfig(AppConfig):
+    name = "django_chatkit"
+    label = "django_chatkit"
+    verbose_name = _("ChatKit")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.core.signals import setting_changed
+
+        from . import checks  # noqa: F401  (registers the system checks)
+        from .conf import clear_caches
+
+        setting_changed.connect(clear_caches, dispatch_uid="django_chatkit.clear_caches")

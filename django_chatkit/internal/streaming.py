@@ -1,0 +1,143 @@
+"""Serving a ChatKit ``StreamingResult`` as Server-Sent Events without losing data.
+
+The SDK saves a partial answer and its "user cancelled" marker only when cancellation
+lands *inside* its generator (``handle_stream_cancelled``). Django cancels the request
+task wherever it is when the client disconnects: often inside ``send()``, where the
+SDK generator would merely be closed and the partial answer lost.
+
+So the SDK generator runs in a task of its own (the producer) and hands each chunk to
+the response through a queue. Every await of the producer is inside the SDK generator,
+so when the response goes away — its iterator cancelled or closed, or ``close()``
+called by the handler — cancelling the producer always lands where the SDK handles it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from collections.abc import AsyncIterable, AsyncIterator, Callable
+from typing import Any
+
+from chatkit.errors import ErrorCode
+from chatkit.types import ErrorEvent
+from django.http import StreamingHttpResponse
+
+logger = logging.getLogger("django_chatkit")
+
+KEEPALIVE_CHUNK = b": keep-alive\n\n"
+_DONE = object()
+
+
+def sse_event(event: Any) -> bytes:
+    """One SSE frame for a ChatKit event, serialized as the SDK does."""
+    body = event.model_dump_json(by_alias=True, exclude_none=True, context={"exclude_metadata": True})
+    return b"data: " + body.encode() + b"\n\n"
+
+
+STREAM_ERROR_CHUNK = sse_event(ErrorEvent(code=ErrorCode.STREAM_ERROR, allow_retry=True))
+
+
+class EventStream:
+    """Runs ``source`` in its own task; iterate :meth:`chunks` to receive its frames.
+
+    ``outcome`` ends as ``"completed"``, ``"error"`` (the stream ended with an
+    ``error`` event) or ``"cancelled"`` (the client went away). ``on_finish`` is called
+    once, when the producer ends.
+    """
+
+    def __init__(
+        self,
+        source: AsyncIterable[bytes],
+        *,
+        keepalive: float = 0.0,
+        thread_id: str | None = None,
+        on_finish: Callable[[EventStream], None] | None = None,
+    ) -> None:
+        self._source = source
+        self._keepalive = keepalive if keepalive > 0 else None
+        self._on_finish = on_finish
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+        self.thread_id = thread_id
+        self.outcome = "completed"
+
+    async def _produce(self) -> None:
+        try:
+            async for chunk in self._source:
+                if self.thread_id is None and chunk.startswith(b'data: {"type":"thread.created"'):
+                    self.thread_id = json.loads(chunk[6:])["thread"]["id"]
+                self._queue.put_nowait(chunk)
+        except asyncio.CancelledError:
+            self.outcome = "cancelled"
+            raise
+        except Exception:
+            # The SDK logs its own failures; this ends the stream with an error event
+            # instead of cutting it off.
+            logger.warning("ChatKit stream ended with an error", exc_info=True)
+            self.outcome = "error"
+            self._queue.put_nowait(STREAM_ERROR_CHUNK)
+        finally:
+            self._queue.put_nowait(_DONE)
+            if self._on_finish is not None:
+                self._on_finish(self)
+
+    def start(self) -> None:
+        """Start producing (idempotent); called by the first iteration at the latest."""
+        if self._task is None:
+            self._loop = asyncio.get_running_loop()
+            self._loop_thread = threading.get_ident()
+            self._task = self._loop.create_task(self._produce())
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        self.start()
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout(self._keepalive):
+                        chunk = await self._queue.get()
+                except TimeoutError:
+                    yield KEEPALIVE_CHUNK
+                    continue
+                if chunk is _DONE:
+                    return
+                yield chunk
+        finally:
+            self.cancel()
+
+    def cancel(self) -> None:
+        """Stop the producer if it still runs; safe from any thread, any number of times."""
+        task, loop = self._task, self._loop
+        if task is None or loop is None or task.done():
+            return
+        if threading.get_ident() == self._loop_thread:
+            task.cancel()
+        else:
+            loop.call_soon_threadsafe(task.cancel)
+
+    async def wait(self) -> None:
+        """Wait until the producer has ended (including its cancellation handling)."""
+        if self._task is not None:
+            await asyncio.wait([self._task])
+
+
+class EventStreamResponse(StreamingHttpResponse):
+    """``text/event-stream`` response over an :class:`EventStream`.
+
+    ``close()`` (called by Django's handlers when the response ends, also after a
+    disconnect) stops the producer, so cancellation reaches the SDK even when the
+    iterator itself was abandoned.
+    """
+
+    def __init__(self, stream: EventStream, **kwargs: Any) -> None:
+        super().__init__(stream.chunks(), content_type="text/event-stream", **kwargs)
+        self.event_stream = stream
+        self.headers["Cache-Control"] = "no-cache"
+        self.headers["X-Accel-Buffering"] = "no"
+
+    def close(self) -> None:
+        self.event_stream.cancel()
+        super().close()

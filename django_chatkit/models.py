@@ -1,0 +1,233 @@
+"""Threads, thread items and attachment metadata, each owned by a user.
+
+ChatKit ids (``chatkit_id``) are unique per owner and scope, not globally: a client that
+names somebody else's id creates or finds nothing of theirs, exactly as if the id were
+missing. Each row keeps the SDK's full pydantic payload as JSON text (``payload``), which
+round-trips exactly (naive timestamps stay naive; NUL characters survive PostgreSQL),
+plus the columns that queries, ordering and the admin need.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from chatkit import types as ck
+from django.conf import settings
+from django.core.files.storage import storages
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from pydantic import TypeAdapter
+
+logger = logging.getLogger("django_chatkit")
+
+THREAD_ITEM_ADAPTER: TypeAdapter[ck.ThreadItem] = TypeAdapter(ck.ThreadItem)
+ATTACHMENT_ADAPTER: TypeAdapter[ck.Attachment] = TypeAdapter(ck.Attachment)
+
+
+def db_datetime(value: datetime) -> datetime:
+    """Return ``value`` as the database column wants it.
+
+    The SDK stamps naive ``datetime.now()`` (the process' local time). The payload keeps
+    that exact value; the indexed column gets the same instant, made aware when
+    ``USE_TZ`` is on.
+    """
+    if settings.USE_TZ:
+        return value if timezone.is_aware(value) else value.astimezone(UTC)
+    return timezone.make_naive(value) if timezone.is_aware(value) else value
+
+
+def item_text(item: ck.ThreadItem) -> str:
+    """Plain text of an item, for search and listings (never used to rebuild the item)."""
+    if isinstance(item, ck.UserMessageItem):
+        parts = [c.text for c in item.content]
+        if item.quoted_text:
+            parts.append(item.quoted_text)
+    elif isinstance(item, ck.AssistantMessageItem):
+        parts = [c.text for c in item.content]
+    elif isinstance(item, ck.WidgetItem):
+        parts = [item.copy_text or ""]
+    elif isinstance(item, ck.ClientToolCallItem):
+        parts = [item.name]
+    elif isinstance(item, (ck.HiddenContextItem, ck.SDKHiddenContextItem)):
+        parts = [item.content if isinstance(item.content, str) else ""]
+    else:
+        parts = []
+    return "\n".join(p for p in parts if p).replace("\x00", "")
+
+
+class ThreadStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    LOCKED = "locked", _("Locked")
+    CLOSED = "closed", _("Closed")
+
+
+class Thread(models.Model):
+    """A conversation: the SDK's ``ThreadMetadata`` owned by one user in one scope."""
+
+    chatkit_id = models.CharField(_("ChatKit id"), max_length=255)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="chatkit_threads",
+        verbose_name=_("user"),
+    )
+    scope = models.CharField(_("scope"), max_length=100, blank=True, default="")
+    title = models.TextField(_("title"), blank=True, default="")
+    status = models.CharField(
+        _("status"), max_length=16, choices=ThreadStatus.choices, default=ThreadStatus.ACTIVE
+    )
+    created_at = models.DateTimeField(_("created"))
+    updated_at = models.DateTimeField(_("last activity"), default=timezone.now)
+    payload = models.TextField(_("payload"), help_text=_("The SDK's ThreadMetadata as JSON."))
+
+    class Meta:
+        verbose_name = _("thread")
+        verbose_name_plural = _("threads")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "scope", "chatkit_id"], name="django_chatkit_thread_owner_id"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["user", "scope", "created_at", "id"], name="django_chatkit_thread_page"
+            ),
+            models.Index(fields=["updated_at"], name="django_chatkit_thread_activity"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or self.chatkit_id
+
+    def to_chatkit(self) -> ck.ThreadMetadata:
+        return ck.ThreadMetadata.model_validate_json(self.payload)
+
+    def set_metadata(self, metadata: ck.ThreadMetadata) -> None:
+        """Copy ``metadata`` into the payload and the queryable columns."""
+        if isinstance(metadata, ck.Thread):  # the SDK sometimes passes a full Thread
+            metadata = ck.ThreadMetadata.model_validate(metadata.model_dump(exclude={"items"}))
+        self.chatkit_id = metadata.id
+        self.title = (metadata.title or "").replace("\x00", "")
+        self.status = metadata.status.type
+        self.created_at = db_datetime(metadata.created_at)
+        self.payload = metadata.model_dump_json()
+
+    def set_status(self, status: str, reason: str | None = None) -> None:
+        """Change the thread's status (active, locked, closed), payload included."""
+        new_status: ck.ThreadStatus
+        if status == ThreadStatus.ACTIVE:
+            new_status = ck.ActiveStatus()
+        elif status == ThreadStatus.LOCKED:
+            new_status = ck.LockedStatus(reason=reason)
+        elif status == ThreadStatus.CLOSED:
+            new_status = ck.ClosedStatus(reason=reason)
+        else:
+            raise ValueError(f"Unknown thread status {status!r}")
+        metadata = self.to_chatkit()
+        self.set_metadata(metadata.model_copy(update={"status": new_status}))
+
+
+class ThreadItem(models.Model):
+    """One item of a thread (message, widget, tool call, ...). ``id`` breaks ties in order."""
+
+    thread = models.ForeignKey(
+        Thread, on_delete=models.CASCADE, related_name="items", verbose_name=_("thread")
+    )
+    chatkit_id = models.CharField(_("ChatKit id"), max_length=255)
+    type = models.CharField(_("type"), max_length=64)
+    created_at = models.DateTimeField(_("created"))
+    text = models.TextField(_("text"), blank=True, default="")
+    payload = models.TextField(_("payload"), help_text=_("The SDK's ThreadItem as JSON."))
+
+    class Meta:
+        verbose_name = _("thread item")
+        verbose_name_plural = _("thread items")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["thread", "chatkit_id"], name="django_chatkit_item_thread_id"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["thread", "created_at", "id"], name="django_chatkit_item_page"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.chatkit_id
+
+    def to_chatkit(self) -> ck.ThreadItem:
+        return THREAD_ITEM_ADAPTER.validate_json(self.payload)
+
+    def set_item(self, item: ck.ThreadItem) -> None:
+        self.chatkit_id = item.id
+        self.type = item.type
+        self.created_at = db_datetime(item.created_at)
+        self.text = item_text(item)
+        self.payload = item.model_dump_json()
+
+
+class Attachment(models.Model):
+    """Metadata of an uploaded file; the bytes live in a Django storage."""
+
+    chatkit_id = models.CharField(_("ChatKit id"), max_length=255)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="chatkit_attachments",
+        verbose_name=_("user"),
+    )
+    scope = models.CharField(_("scope"), max_length=100, blank=True, default="")
+    thread = models.ForeignKey(
+        Thread,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="attachments",
+        verbose_name=_("thread"),
+    )
+    type = models.CharField(_("type"), max_length=16)
+    name = models.CharField(_("name"), max_length=255)
+    mime_type = models.CharField(_("MIME type"), max_length=255)
+    size = models.BigIntegerField(_("size"), null=True, blank=True)
+    storage = models.CharField(_("storage alias"), max_length=100, default="default")
+    file_name = models.CharField(
+        _("file name in storage"), max_length=1024, blank=True, default=""
+    )
+    uploaded_at = models.DateTimeField(_("uploaded"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    payload = models.TextField(_("payload"), help_text=_("The SDK's Attachment as JSON."))
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "scope", "chatkit_id"], name="django_chatkit_attachment_owner_id"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["created_at"], name="django_chatkit_attachment_age"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def to_chatkit(self) -> ck.Attachment:
+        return ATTACHMENT_ADAPTER.validate_json(self.payload)
+
+    def set_attachment(self, attachment: ck.Attachment) -> None:
+        self.chatkit_id = attachment.id
+        self.type = attachment.type
+        self.name = attachment.name.replace("\x00", "")[:255]
+        self.mime_type = attachment.mime_type.replace("\x00", "")[:255]
+        self.payload = attachment.model_dump_json()
+
+    def delete_file(self) -> None:
+        """Delete the stored bytes, if any (a failure is logged, never raised)."""
+        if not self.file_name:
+            return
+        try:
+            storages[self.storage].delete(self.file_name)
+        except Exception:
+            logger.exception("Could not delete attachment file %s", self.file_name)

@@ -1,0 +1,21 @@
+"""Signals a project can connect to (sync or async receivers).
+
+All are sent by :class:`django_chatkit.store.DjangoStore` after the change is committed,
+with ``sender`` the store class and ``context`` the :class:`ChatKitContext`.
+
+``thread_created``
+    A new thread was saved. Arguments: ``thread`` (``chatkit.types.ThreadMetadata``),
+    ``context``.
+``thread_deleted``
+    A thread, its items and its attachments were deleted. Arguments: ``thread_id``
+    (the ChatKit id), ``context``.
+``item_saved``
+    A thread item was added or updated. Arguments: ``thread_id``, ``item``
+    (``chatkit.types.ThreadItem``), ``created`` (``True`` for a new item), ``context``.
+"""
+
+from django.dispatch import Signal
+
+thread_created = Signal()
+thread_deleted = Signal()
+item_saved = Signal()

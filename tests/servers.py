@@ -1,0 +1,104 @@
+"""A ChatKit server whose answers are scripted by the user's message, for tests.
+
+The text of the user message picks the behaviour:
+
+``echo <text>`` (or anything else)
+    answers ``<text>`` in several deltas.
+``slow <n> <seconds>``
+    answers ``n`` deltas ``seconds`` apart.
+``gate <path>``
+    sends one delta, waits until the file ``path`` exists, then finishes.
+``fail``
+    sends one delta, then raises.
+``big <n> <kib> <path>``
+    sends ``n`` deltas of ``kib`` KiB each, then waits for ``path`` like ``gate``.
+``title <text>``
+    answers and sets the thread title.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from datetime import datetime
+
+from chatkit import types as ck
+
+from django_chatkit.context import ChatKitContext
+from django_chatkit.server import DjangoChatKitServer
+
+
+def user_text(item: ck.UserMessageItem | None) -> str:
+    if item is None:
+        return ""
+    return " ".join(c.text for c in item.content if isinstance(c, ck.UserMessageTextContent))
+
+
+async def wait_for_file(path: str, timeout: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not os.path.exists(path):
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(path)
+        await asyncio.sleep(0.02)
+
+
+class ScriptedServer(DjangoChatKitServer):
+    async def respond(
+        self,
+        thread: ck.ThreadMetadata,
+        input_user_message: ck.UserMessageItem | None,
+        context: ChatKitContext,
+    ) -> AsyncIterator[ck.ThreadStreamEvent]:
+        words = user_text(input_user_message).split()
+        command = words[0] if words else "echo"
+        item = ck.AssistantMessageItem(
+            id=self.store.generate_item_id("message", thread, context),
+            thread_id=thread.id,
+            created_at=datetime.now(),
+            content=[],
+        )
+        yield ck.ThreadItemAddedEvent(item=item)
+        yield ck.ThreadItemUpdatedEvent(
+            item_id=item.id,
+            update=ck.AssistantMessageContentPartAdded(
+                content_index=0, content=ck.AssistantMessageContent(text="")
+            ),
+        )
+        text = ""
+
+        def delta(piece: str) -> ck.ThreadItemUpdatedEvent:
+            nonlocal text
+            text += piece
+            return ck.ThreadItemUpdatedEvent(
+                item_id=item.id,
+                update=ck.AssistantMessageContentPartTextDelta(content_index=0, delta=piece),
+            )
+
+        if command == "slow":
+            count, pause = int(words[1]), float(words[2])
+            for index in range(count):
+                yield delta(f"part{index} ")
+                await asyncio.sleep(pause)
+        elif command == "gate":
+            yield delta("before-gate ")
+            await wait_for_file(words[1])
+            yield delta("after-gate")
+        elif command == "fail":
+            yield delta("about to fail ")
+            raise RuntimeError("scripted failure")
+        elif command == "big":
+            count, kib = int(words[1]), int(words[2])
+            for _ in range(count):
+                yield delta("x" * (kib * 1024))
+            await wait_for_file(words[3])
+            yield delta("end")
+        else:
+            if command == "title":
+                thread.title = " ".join(words[1:]) or "Titled"
+            body = " ".join(words[1:]) if command in ("echo", "title") else " ".join(words)
+            for piece in (body or "hello").split(" "):
+                yield delta(piece + " ")
+
+        done = item.model_copy(update={"content": [ck.AssistantMessageContent(text=text)]})
+        yield ck.ThreadItemDoneEvent(item=done)
