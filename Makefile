@@ -5,14 +5,20 @@ BIN := $(VENV)/bin
 PG_URL ?= postgres://postgres@127.0.0.1:5432/django_chatkit
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Extra requirements for the install step (e.g. "django>=6.0" for the Django 6 run).
+PIP_EXTRA ?=
+# Tests run against the built wheel (make test-wheel).
+WHEEL_TESTS ?= tests
+# A Python 3.12 for the Django 6 run: pyenv's, else python3.12 on PATH.
+PYTHON312 ?= $(shell (command -v pyenv >/dev/null && ls -d "$$(pyenv root)"/versions/3.12*/bin/python 2>/dev/null | tail -n 1) || command -v python3.12)
 
-.PHONY: demo test test-sqlite test-postgres lint install clean
+.PHONY: demo test test-sqlite test-postgres test-wheel test-django6 lint install clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=...)")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,s3,redis]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,s3,redis]" $(if $(PIP_EXTRA),"$(PIP_EXTRA)")
 	@touch $@
 
 install: $(VENV)/.installed
@@ -38,9 +44,25 @@ test-sqlite: $(VENV)/.installed
 test-postgres: $(VENV)/.installed
 	DATABASE_URL=$${DATABASE_URL:-$(PG_URL)} $(BIN)/python -m pytest $(PYTEST_ARGS)
 
+## The suite against the built wheel (not the source tree): templates, static files and
+## migrations must be inside the package.
+test-wheel: $(VENV)/.installed
+	rm -rf build/wheel-test && mkdir -p build/wheel-test/dist build/wheel-test/site
+	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir build/wheel-test/dist .
+	$(BIN)/python -m pip install --quiet --no-deps --target build/wheel-test/site build/wheel-test/dist/*.whl
+	cp -r tests example_project manage.py build/wheel-test/
+	printf '[pytest]\nDJANGO_SETTINGS_MODULE = tests.settings\ndjango_find_project = false\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\nmarkers =\n    postgres: PostgreSQL only\n' > build/wheel-test/pytest.ini
+	cd build/wheel-test && PYTHONPATH="$$PWD/site:$$PWD" ../../$(BIN)/python -c "import django_chatkit, sys; assert '/site/' in django_chatkit.__file__, django_chatkit.__file__; print('testing', django_chatkit.__file__)"
+	cd build/wheel-test && PYTHONPATH="$$PWD/site:$$PWD" ../../$(BIN)/python -m pytest -q -p no:cacheprovider $(WHEEL_TESTS)
+
+## The same suite on Django 6 / Python 3.12, in its own virtualenv.
+test-django6:
+	@[ -n "$(PYTHON312)" ] || { echo "No Python 3.12 found: set PYTHON312=/path/to/python3.12"; exit 1; }
+	$(MAKE) --no-print-directory test VENV=.venv-django6 PYTHON="$(PYTHON312)" PIP_EXTRA="django>=6.0"
+
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache
+	rm -rf .venv .venv-django6 build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache

@@ -1,33 +1,390 @@
-"""``DjangoAttachmentStore``: ChatKit attachments on Django's storage API."""
+"""``DjangoAttachmentStore``: ChatKit attachments on Django's storage API.
+
+Bytes live in the storage named by ``CHATKIT_ATTACHMENT_STORAGE`` (an alias of
+``STORAGES``) under a random path the server chooses; the client's file name is only
+metadata. Every attachment belongs to the user (and scope) of the context that created
+it: another user's id behaves exactly like a missing one.
+
+Uploads arrive in one of three ways, all checked the same way (size limit, allow-list,
+content matching the declared type):
+
+``direct``
+    ``POST`` multipart ``file`` to the upload view (:meth:`DjangoAttachmentStore.upload`),
+    authenticated like the endpoint (session cookie and CSRF header).
+``two_phase``
+    ``attachments.create`` (:meth:`~DjangoAttachmentStore.create_attachment`) returns an
+    ``upload_descriptor`` whose URL points at our upload view for that attachment only:
+    signed, expiring after ``CHATKIT_UPLOAD_URL_MAX_AGE`` and usable once
+    (:meth:`~DjangoAttachmentStore.receive_upload`).
+two-phase, presigned
+    with ``CHATKIT_S3_PRESIGNED_UPLOADS`` and an ``S3Storage``, the descriptor is a
+    presigned S3 ``PUT`` instead: the bytes never pass through Django, and are verified
+    (size, content) the first time the attachment is previewed or sent in a message.
+
+Previews and downloads go through signed URLs (see ``internal/files.py``).
+"""
 
 from __future__ import annotations
 
-from chatkit.store import AttachmentStore, NotFoundError
+import secrets
+from typing import IO, Any
 
+from asgiref.sync import sync_to_async
+from chatkit import types as ck
+from chatkit.store import AttachmentStore, NotFoundError
+from django.core import signing
+from django.core.exceptions import ImproperlyConfigured
+from django.core.files.storage import Storage, storages
+from django.db import transaction
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare
+
+from .conf import conf
 from .context import ChatKitContext
 from .internal.db import run_db
+from .internal.files import (
+    AttachmentRejected,
+    absolute_url,
+    check_upload,
+    completed,
+    display_name,
+    file_url,
+    is_s3,
+    new_file_name,
+    presigned_put,
+    read_upload_token,
+    refresh_attachment,
+    save_file,
+    too_large,
+    unsupported_type,
+    upload_url,
+)
 from .internal.ids import new_id
-from .models import Attachment
-from .store import owner_filter
+from .internal.sniff import (
+    IMAGE_TYPES,
+    extensions,
+    guess_mime_type,
+    is_allowed,
+    normalize_mime_type,
+)
+from .models import Attachment, UploadState
+from .store import _require_findable, owner_filter
+
+__all__ = [
+    "AttachmentRejected",
+    "DjangoAttachmentStore",
+    "composer_attachments",
+    "upload_strategy",
+]
+
+
+def upload_strategy(request: HttpRequest | None = None) -> dict[str, str]:
+    """The ``api.uploadStrategy`` option of the ChatKit widget, from the settings.
+
+    ``{"type": "direct", "uploadUrl": <absolute URL of the upload view>}`` or
+    ``{"type": "two_phase"}``.
+    """
+    strategy = conf.CHATKIT_UPLOAD_STRATEGY
+    if strategy == "two_phase":
+        return {"type": "two_phase"}
+    if strategy == "direct":
+        path = reverse("django_chatkit:attachment-upload")
+        return {"type": "direct", "uploadUrl": absolute_url(path, request)}
+    raise ImproperlyConfigured(
+        f"CHATKIT_UPLOAD_STRATEGY = {strategy!r}: use 'direct' or 'two_phase'."
+    )
+
+
+def composer_attachments() -> dict[str, Any]:
+    """The ``composer.attachments`` option of the ChatKit widget, from the settings: the
+    client refuses what the server would refuse, before uploading it."""
+    accept = {
+        mime_type: extensions(mime_type) for mime_type in conf.CHATKIT_ATTACHMENT_ALLOWED_TYPES
+    }
+    return {"enabled": True, "maxSize": conf.CHATKIT_ATTACHMENT_MAX_BYTES, "accept": accept}
+
+
+def _allowed_type(mime_type: str) -> str:
+    if not is_allowed(mime_type, conf.CHATKIT_ATTACHMENT_ALLOWED_TYPES):
+        raise unsupported_type(f"Files of type {mime_type or 'unknown'} cannot be attached.")
+    return mime_type
+
+
+def _build(
+    attachment_id: str,
+    name: str,
+    mime_type: str,
+    pk: int,
+    request: HttpRequest | None,
+    descriptor: ck.AttachmentUploadDescriptor | None = None,
+) -> ck.Attachment:
+    if mime_type in IMAGE_TYPES:
+        return ck.ImageAttachment(
+            id=attachment_id,
+            name=name,
+            mime_type=mime_type,
+            preview_url=file_url(pk, request),  # type: ignore[arg-type]
+            upload_descriptor=descriptor,
+        )
+    return ck.FileAttachment(
+        id=attachment_id, name=name, mime_type=mime_type, upload_descriptor=descriptor
+    )
 
 
 class DjangoAttachmentStore(AttachmentStore[ChatKitContext]):
-    """Stores attachment bytes in a Django storage (``STORAGES`` alias)."""
+    """Stores attachment bytes in a Django storage (a ``STORAGES`` alias).
+
+    ``storage`` overrides ``CHATKIT_ATTACHMENT_STORAGE`` for this store. Each row records
+    the alias its bytes were written to, so changing the setting later keeps old files
+    readable.
+    """
+
+    def __init__(self, storage: str | None = None) -> None:
+        self._storage = storage
+
+    @property
+    def storage_alias(self) -> str:
+        return self._storage or conf.CHATKIT_ATTACHMENT_STORAGE
+
+    def get_storage(self) -> Storage:
+        return storages[self.storage_alias]
 
     def generate_attachment_id(self, mime_type: str, context: ChatKitContext) -> str:
         return new_id("atc")
 
-    async def delete_attachment(self, attachment_id: str, context: ChatKitContext) -> None:
+    # two-phase -------------------------------------------------------------------------
+
+    async def create_attachment(
+        self, input: ck.AttachmentCreateParams, context: ChatKitContext
+    ) -> ck.Attachment:
+        """Register an attachment and return where to upload its bytes.
+
+        Refuses (:class:`AttachmentRejected`) what the upload would refuse anyway: a
+        declared size over the limit (413) or a type off the allow-list (415).
+        """
         owner = owner_filter(context)
+        request = context.request
+        name = display_name(input.name)
+        mime_type = _allowed_type(normalize_mime_type(input.mime_type))
+        if input.size > conf.CHATKIT_ATTACHMENT_MAX_BYTES:
+            raise too_large(input.size)
+        if input.size < 0:
+            raise AttachmentRejected(400, "invalid_request", "The size cannot be negative.")
+        alias = self.storage_alias
+        storage = storages[alias]
+        presigned = conf.CHATKIT_S3_PRESIGNED_UPLOADS and is_s3(storage)
+        attachment_id = self.generate_attachment_id(mime_type, context)
+        file_name = new_file_name(mime_type) if presigned else ""
+        nonce = "" if presigned else secrets.token_urlsafe(24)
+
+        def create() -> ck.Attachment:
+            with transaction.atomic():
+                row = Attachment.objects.create(
+                    **owner,
+                    chatkit_id=attachment_id,
+                    type="image" if mime_type in IMAGE_TYPES else "file",
+                    name=name,
+                    mime_type=mime_type,
+                    size=input.size,
+                    storage=alias,
+                    file_name=file_name,
+                    upload_state=UploadState.PRESIGNED if presigned else UploadState.PENDING,
+                    upload_nonce=nonce,
+                    payload="{}",
+                )
+                if presigned:
+                    descriptor = ck.AttachmentUploadDescriptor(
+                        url=presigned_put(storage, file_name, mime_type),  # type: ignore[arg-type]
+                        method="PUT",
+                        headers={"Content-Type": mime_type},
+                    )
+                else:
+                    descriptor = ck.AttachmentUploadDescriptor(
+                        url=upload_url(row.pk, attachment_id, nonce, request),  # type: ignore[arg-type]
+                        method="POST",
+                    )
+                attachment = _build(attachment_id, name, mime_type, row.pk, request, descriptor)
+                row.set_attachment(attachment)
+                row.save(update_fields=["payload"])
+                return attachment
+
+        return await run_db(create)
+
+    async def receive_upload(
+        self,
+        attachment_id: str,
+        token: str,
+        content: IO[bytes],
+        size: int,
+        request: HttpRequest | None = None,
+    ) -> ck.Attachment:
+        """Store the bytes sent to a two-phase upload URL.
+
+        The URL is the credential: its signature binds the attachment row and a nonce,
+        it expires after ``CHATKIT_UPLOAD_URL_MAX_AGE`` and the nonce is cleared by the
+        upload that succeeds (a refused file leaves the URL usable until it expires). A
+        request logged in as somebody else than the owner is refused.
+        """
+        try:
+            pk, nonce = read_upload_token(token)
+        except signing.SignatureExpired:
+            raise AttachmentRejected(
+                403, "upload_url_expired", "This upload URL has expired."
+            ) from None
+        except (signing.BadSignature, KeyError, TypeError, ValueError):
+            raise AttachmentRejected(
+                403, "invalid_upload_url", "This upload URL is not valid."
+            ) from None
+        row = await run_db(
+            lambda: Attachment.objects.filter(pk=pk, chatkit_id=attachment_id).first()
+        )
+        if row is None:
+            raise NotFoundError(f"Attachment {attachment_id} not found")
+        if request is not None:
+            user = await request.auser()
+            if user.is_authenticated and user.pk != row.user_id:
+                raise AttachmentRejected(
+                    403, "forbidden", "This upload URL belongs to another user."
+                )
+        if row.upload_state != UploadState.PENDING or not constant_time_compare(
+            row.upload_nonce, nonce
+        ):
+            raise AttachmentRejected(403, "upload_url_used", "This upload URL has been used.")
+
+        storage = storages[row.storage]
+
+        def store() -> tuple[str, str]:
+            mime_type = check_upload(content, size, row.mime_type)
+            name = save_file(storage, new_file_name(mime_type), content, mime_type)
+            return mime_type, name
+
+        mime_type, stored = await sync_to_async(store, thread_sensitive=False)()
+        attachment = completed(row.to_chatkit(), mime_type)
+
+        def commit() -> int:
+            return Attachment.objects.filter(
+                pk=row.pk, upload_state=UploadState.PENDING, upload_nonce=nonce
+            ).update(
+                file_name=stored,
+                size=size,
+                mime_type=mime_type,
+                uploaded_at=timezone.now(),
+                upload_state=UploadState.COMPLETE,
+                upload_nonce="",
+                payload=attachment.model_dump_json(),
+            )
+
+        if not await run_db(commit):  # a concurrent upload with the same URL won
+            await sync_to_async(storage.delete, thread_sensitive=False)(stored)
+            raise AttachmentRejected(403, "upload_url_used", "This upload URL has been used.")
+        return refresh_attachment(attachment, request)
+
+    # direct ----------------------------------------------------------------------------
+
+    async def upload(
+        self,
+        content: IO[bytes],
+        context: ChatKitContext,
+        *,
+        name: str | None,
+        mime_type: str | None,
+        size: int,
+    ) -> ck.Attachment:
+        """Check and store an uploaded file, record it, and return its attachment.
+
+        ``mime_type`` is what the client declared (the file name's type when it
+        declares none). The caller saves the result with ``Store.save_attachment``.
+        """
+        owner = owner_filter(context)
+        request = context.request
+        display = display_name(name)
+        declared = normalize_mime_type(mime_type)
+        if declared in ("", "application/octet-stream"):
+            declared = guess_mime_type(display) or declared
+        _allowed_type(declared)
+        alias = self.storage_alias
+        storage = storages[alias]
+
+        def store() -> tuple[str, str]:
+            verified = _allowed_type(check_upload(content, size, declared))
+            return verified, save_file(storage, new_file_name(verified), content, verified)
+
+        verified, stored = await sync_to_async(store, thread_sensitive=False)()
+        attachment_id = self.generate_attachment_id(verified, context)
+
+        def create() -> ck.Attachment:
+            with transaction.atomic():
+                row = Attachment.objects.create(
+                    **owner,
+                    chatkit_id=attachment_id,
+                    type="image" if verified in IMAGE_TYPES else "file",
+                    name=display,
+                    mime_type=verified,
+                    size=size,
+                    storage=alias,
+                    file_name=stored,
+                    uploaded_at=timezone.now(),
+                    upload_state=UploadState.COMPLETE,
+                    payload="{}",
+                )
+                attachment = _build(attachment_id, display, verified, row.pk, request)
+                row.set_attachment(attachment)
+                row.save(update_fields=["payload"])
+                return attachment
+
+        try:
+            return await run_db(create)
+        except BaseException:
+            await sync_to_async(storage.delete, thread_sensitive=False)(stored)
+            raise
+
+    # reading and deleting ----------------------------------------------------------------
+
+    async def read_bytes(self, attachment_id: str, context: ChatKitContext) -> bytes:
+        """The bytes of the context's own, uploaded attachment (``NotFoundError`` else)."""
+        owner = owner_filter(context)
+        _require_findable(attachment=attachment_id)
+
+        def read() -> bytes:
+            row = (
+                Attachment.objects.filter(**owner, chatkit_id=attachment_id)
+                .exclude(file_name="")
+                .exclude(upload_state__in=[UploadState.PENDING, UploadState.PRESIGNED])
+                .only("storage", "file_name")
+                .first()
+            )
+            if row is None:
+                raise NotFoundError(f"Attachment {attachment_id} not found")
+            try:
+                with storages[row.storage].open(row.file_name, "rb") as handle:
+                    data = handle.read(conf.CHATKIT_ATTACHMENT_MAX_BYTES + 1)
+            except FileNotFoundError:
+                raise NotFoundError(f"Attachment {attachment_id} has no bytes") from None
+            if len(data) > conf.CHATKIT_ATTACHMENT_MAX_BYTES:
+                raise too_large(len(data))
+            return data
+
+        return await run_db(read)
+
+    async def delete_attachment(self, attachment_id: str, context: ChatKitContext) -> None:
+        """Delete the bytes of the context's own attachment (``NotFoundError`` for a
+        missing or foreign id, before anything is touched). The SDK then deletes the row
+        with ``Store.delete_attachment``."""
+        owner = owner_filter(context)
+        _require_findable(attachment=attachment_id)
 
         def delete() -> None:
-            attachment = (
+            row = (
                 Attachment.objects.filter(**owner, chatkit_id=attachment_id)
                 .only("pk", "storage", "file_name")
                 .first()
             )
-            if attachment is None:
+            if row is None:
                 raise NotFoundError(f"Attachment {attachment_id} not found")
-            attachment.delete_file()
+            if row.file_name:
+                storages[row.storage].delete(row.file_name)
+                Attachment.objects.filter(pk=row.pk).update(file_name="")
 
         await run_db(delete)

@@ -7,6 +7,10 @@
 ``django_chatkit.E004``   ``CHATKIT_SERVER`` is abstract (``respond()`` missing).
 ``django_chatkit.E005``   A numeric ``CHATKIT_*`` setting is out of range.
 ``django_chatkit.W001``   A SQLite database is not set up for concurrent writers.
+``django_chatkit.E010``   ``CHATKIT_ATTACHMENT_STORAGE`` is not an alias in ``STORAGES``.
+``django_chatkit.E011``   ``CHATKIT_UPLOAD_STRATEGY`` is not ``"direct"`` or ``"two_phase"``.
+``django_chatkit.W010``   ``CHATKIT_S3_PRESIGNED_UPLOADS`` is on, the storage is not S3.
+``django_chatkit.W020``   ``CHATKIT_LIVE_URL`` is set, ``CHANNEL_LAYERS`` is not.
 ========================  ==========================================================
 """
 
@@ -44,10 +48,10 @@ def check_server(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
         ]
     try:
         server_class = import_string(path)
-    except ImportError as exc:
+    except Exception as exc:  # ImportError, or any error raised by the module itself
         return [
             Error(
-                f"CHATKIT_SERVER = {path!r} cannot be imported: {exc}",
+                f"CHATKIT_SERVER = {path!r} cannot be imported: {exc!r}",
                 hint="Check the dotted path and that its module imports without errors.",
                 id="django_chatkit.E002",
             )
@@ -65,6 +69,8 @@ def check_server(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
         return [
             Error(
                 f"CHATKIT_SERVER = {path!r} is abstract: implement {missing}.",
+                hint="Implement respond() (and any other abstract method) in the class, "
+                "or name a concrete subclass.",
                 id="django_chatkit.E004",
             )
         ]
@@ -78,6 +84,10 @@ def check_limits(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
         "CHATKIT_MAX_REQUEST_BYTES": 1,
         "CHATKIT_MAX_PAGE_SIZE": 1,
         "CHATKIT_SSE_KEEPALIVE": 0,
+        "CHATKIT_ATTACHMENT_MAX_BYTES": 1,
+        "CHATKIT_ATTACHMENT_URL_MAX_AGE": 1,
+        "CHATKIT_UPLOAD_URL_MAX_AGE": 1,
+        "CHATKIT_ATTACHMENT_CLEANUP_AGE": 0,
     }
     for name, minimum in minimums.items():
         try:
@@ -118,3 +128,63 @@ def check_sqlite_concurrency(app_configs: Any = None, **kwargs: Any) -> list[Che
                 )
             )
     return warnings
+
+
+@register()
+def check_attachments(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    alias = conf.CHATKIT_ATTACHMENT_STORAGE
+    if alias not in settings.STORAGES:
+        messages.append(
+            Error(
+                f"CHATKIT_ATTACHMENT_STORAGE = {alias!r} is not an alias in STORAGES.",
+                hint=f"Add {alias!r} to STORAGES or name one of: "
+                f"{', '.join(sorted(settings.STORAGES))}.",
+                id="django_chatkit.E010",
+            )
+        )
+    elif conf.CHATKIT_S3_PRESIGNED_UPLOADS:
+        from .internal.files import is_s3
+
+        try:
+            from django.core.files.storage import storages
+
+            s3 = is_s3(storages[alias])
+        except Exception:
+            s3 = False
+        if not s3:
+            messages.append(
+                Warning(
+                    "CHATKIT_S3_PRESIGNED_UPLOADS is on, but the attachment storage "
+                    f"{alias!r} is not django-storages' S3Storage: two-phase uploads go "
+                    "through Django instead.",
+                    hint="Point CHATKIT_ATTACHMENT_STORAGE at an S3Storage alias, or turn "
+                    "the setting off.",
+                    id="django_chatkit.W010",
+                )
+            )
+    if conf.CHATKIT_UPLOAD_STRATEGY not in ("direct", "two_phase"):
+        messages.append(
+            Error(
+                f"CHATKIT_UPLOAD_STRATEGY = {conf.CHATKIT_UPLOAD_STRATEGY!r} is not valid.",
+                hint='Use "direct" or "two_phase".',
+                id="django_chatkit.E011",
+            )
+        )
+    return messages
+
+
+@register()
+def check_live_updates(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    if conf.CHATKIT_LIVE_URL and not getattr(settings, "CHANNEL_LAYERS", None):
+        return [
+            Warning(
+                "CHATKIT_LIVE_URL is set but CHANNEL_LAYERS is not configured: live update "
+                "sockets are refused and pushes reach no open chat.",
+                hint='Set CHANNEL_LAYERS: {"default": {"BACKEND": '
+                '"channels.layers.InMemoryChannelLayer"}} for one process, or '
+                "channels_redis.core.RedisChannelLayer for several workers.",
+                id="django_chatkit.W020",
+            )
+        ]
+    return []

@@ -21,6 +21,53 @@ DEFAULTS: dict[str, Any] = {
     "CHATKIT_MAX_PAGE_SIZE": 100,
     # Seconds of silence after which a stream sends an SSE comment; 0 disables.
     "CHATKIT_SSE_KEEPALIVE": 15.0,
+    # The {% chatkit %} template tag -------------------------------------------------
+    # Domain key of the ChatKit UI: register your domain at
+    # https://platform.openai.com/settings/organization/security/domain-allowlist and
+    # set the key it gives you. "local-dev" is accepted on localhost.
+    "CHATKIT_DOMAIN_KEY": "local-dev",
+    # Where the browser loads the ChatKit web component from (OpenAI's CDN).
+    "CHATKIT_SCRIPT_URL": "https://cdn.platform.openai.com/deployments/chatkit/chatkit.js",
+    # Path (or ws:// / wss:// URL) of the live updates WebSocket, e.g. "/chatkit/live/"
+    # once asgi.py routes django_chatkit.routing: {% chatkit %} then keeps a socket open
+    # and refreshes the chat when the server pushes to it. None: no socket.
+    "CHATKIT_LIVE_URL": None,
+    # Attachments ---------------------------------------------------------------------
+    # Alias in STORAGES of the storage that holds attachment bytes.
+    "CHATKIT_ATTACHMENT_STORAGE": "default",
+    # Folder (key prefix) inside that storage; file names below it are random.
+    "CHATKIT_ATTACHMENT_PATH_PREFIX": "chatkit/attachments/",
+    # Largest attachment accepted, in bytes (413 above it).
+    "CHATKIT_ATTACHMENT_MAX_BYTES": 20 * 1024 * 1024,
+    # MIME types users may attach ("type/*" allows a whole family). Images are verified
+    # by their content; PNG, JPEG, GIF and WebP become image attachments with previews.
+    "CHATKIT_ATTACHMENT_ALLOWED_TYPES": (
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "application/pdf",
+        "text/plain",
+        "text/markdown",
+        "text/csv",
+        "application/json",
+    ),
+    # Seconds a signed preview/download URL stays valid (re-signed whenever loaded).
+    "CHATKIT_ATTACHMENT_URL_MAX_AGE": 3600,
+    # Seconds a two-phase upload URL (ours or a presigned S3 PUT) stays valid.
+    "CHATKIT_UPLOAD_URL_MAX_AGE": 900,
+    # How the widget uploads: "direct" (one multipart POST to our upload view) or
+    # "two_phase" (attachments.create, then an upload to the returned URL).
+    "CHATKIT_UPLOAD_STRATEGY": "direct",
+    # Two-phase uploads go straight to the bucket (presigned PUT) when the attachment
+    # storage is django-storages' S3Storage; otherwise through our upload view.
+    "CHATKIT_S3_PRESIGNED_UPLOADS": False,
+    # Absolute URL of the site (e.g. "https://chat.example.com"), to build attachment
+    # URLs outside a request; inside one, the request's host is used.
+    "CHATKIT_ATTACHMENT_BASE_URL": None,
+    # Default of `chatkit_cleanup --older-than`: age in seconds after which uploads never
+    # sent in a message are deleted.
+    "CHATKIT_ATTACHMENT_CLEANUP_AGE": 24 * 3600,
 }
 
 
@@ -45,6 +92,58 @@ class ChatKitSettings:
     @property
     def CHATKIT_SSE_KEEPALIVE(self) -> float:
         return float(self._get("CHATKIT_SSE_KEEPALIVE"))
+
+    @property
+    def CHATKIT_DOMAIN_KEY(self) -> str:
+        return str(self._get("CHATKIT_DOMAIN_KEY"))
+
+    @property
+    def CHATKIT_SCRIPT_URL(self) -> str:
+        return str(self._get("CHATKIT_SCRIPT_URL"))
+
+    @property
+    def CHATKIT_LIVE_URL(self) -> str | None:
+        return self._get("CHATKIT_LIVE_URL") or None
+
+    @property
+    def CHATKIT_ATTACHMENT_STORAGE(self) -> str:
+        return str(self._get("CHATKIT_ATTACHMENT_STORAGE"))
+
+    @property
+    def CHATKIT_ATTACHMENT_PATH_PREFIX(self) -> str:
+        return str(self._get("CHATKIT_ATTACHMENT_PATH_PREFIX"))
+
+    @property
+    def CHATKIT_ATTACHMENT_MAX_BYTES(self) -> int:
+        return int(self._get("CHATKIT_ATTACHMENT_MAX_BYTES"))
+
+    @property
+    def CHATKIT_ATTACHMENT_ALLOWED_TYPES(self) -> tuple[str, ...]:
+        return tuple(t.strip().lower() for t in self._get("CHATKIT_ATTACHMENT_ALLOWED_TYPES"))
+
+    @property
+    def CHATKIT_ATTACHMENT_URL_MAX_AGE(self) -> int:
+        return int(self._get("CHATKIT_ATTACHMENT_URL_MAX_AGE"))
+
+    @property
+    def CHATKIT_UPLOAD_URL_MAX_AGE(self) -> int:
+        return int(self._get("CHATKIT_UPLOAD_URL_MAX_AGE"))
+
+    @property
+    def CHATKIT_UPLOAD_STRATEGY(self) -> str:
+        return str(self._get("CHATKIT_UPLOAD_STRATEGY"))
+
+    @property
+    def CHATKIT_S3_PRESIGNED_UPLOADS(self) -> bool:
+        return bool(self._get("CHATKIT_S3_PRESIGNED_UPLOADS"))
+
+    @property
+    def CHATKIT_ATTACHMENT_BASE_URL(self) -> str | None:
+        return self._get("CHATKIT_ATTACHMENT_BASE_URL") or None
+
+    @property
+    def CHATKIT_ATTACHMENT_CLEANUP_AGE(self) -> int:
+        return int(self._get("CHATKIT_ATTACHMENT_CLEANUP_AGE"))
 
 
 conf = ChatKitSettings()

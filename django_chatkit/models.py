@@ -9,12 +9,18 @@ plus the columns that queries, ordering and the admin need.
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime
+from typing import Any
+
 from chatkit import types as ck
+from chatkit.widgets import DynamicWidgetRoot
 from django.conf import settings
 from django.core.files.storage import storages
-from django.db import models
+from django.db import models, transaction
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from pydantic import TypeAdapter
@@ -23,6 +29,20 @@ logger = logging.getLogger("django_chatkit")
 
 THREAD_ITEM_ADAPTER: TypeAdapter[ck.ThreadItem] = TypeAdapter(ck.ThreadItem)
 ATTACHMENT_ADAPTER: TypeAdapter[ck.Attachment] = TypeAdapter(ck.Attachment)
+
+
+def decode_thread_item(item_type: str, payload: str) -> ck.ThreadItem:
+    """Rebuild a stored item (``item_type`` is its ``type`` column) equal to the saved one.
+
+    A widget comes back as ``DynamicWidgetRoot``, what ``WidgetTemplate.build()`` makes:
+    validated against the SDK's union it would become one of the deprecated named classes
+    (``Card``...), which warns and silently drops every prop that class does not know.
+    """
+    if item_type != "widget":
+        return THREAD_ITEM_ADAPTER.validate_json(payload)
+    data = json.loads(payload)
+    data["widget"] = DynamicWidgetRoot.model_validate(data["widget"])
+    return ck.WidgetItem.model_validate(data)
 
 
 def db_datetime(value: datetime) -> datetime:
@@ -56,6 +76,20 @@ def item_text(item: ck.ThreadItem) -> str:
     return "\n".join(p for p in parts if p).replace("\x00", "")
 
 
+#: Key of ``ThreadMetadata.metadata`` that is ``True`` while a human handles the thread
+#: (see :mod:`django_chatkit.handoff`). The ``Thread.handled_by_human`` column is the
+#: source of truth: the key is added when a thread is loaded, never stored in the payload.
+HANDLED_BY_HUMAN = "handled_by_human"
+
+
+def thread_metadata(payload: str, handled_by_human: bool = False) -> ck.ThreadMetadata:
+    """The ``ThreadMetadata`` of a stored payload, with the human hand-off flag set."""
+    metadata = ck.ThreadMetadata.model_validate_json(payload)
+    if handled_by_human:
+        metadata.metadata[HANDLED_BY_HUMAN] = True
+    return metadata
+
+
 class ThreadStatus(models.TextChoices):
     ACTIVE = "active", _("Active")
     LOCKED = "locked", _("Locked")
@@ -80,10 +114,18 @@ class Thread(models.Model):
     created_at = models.DateTimeField(_("created"))
     updated_at = models.DateTimeField(_("last activity"), default=timezone.now)
     payload = models.TextField(_("payload"), help_text=_("The SDK's ThreadMetadata as JSON."))
+    handled_by_human = models.BooleanField(
+        _("handled by a human"),
+        default=False,
+        help_text=_("While set, staff answer this thread and the assistant does not run."),
+    )
 
     class Meta:
         verbose_name = _("thread")
         verbose_name_plural = _("threads")
+        permissions = [
+            ("reply_as_assistant", _("Can reply as the assistant and take threads over")),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["user", "scope", "chatkit_id"], name="django_chatkit_thread_owner_id"
@@ -100,7 +142,7 @@ class Thread(models.Model):
         return self.title or self.chatkit_id
 
     def to_chatkit(self) -> ck.ThreadMetadata:
-        return ck.ThreadMetadata.model_validate_json(self.payload)
+        return thread_metadata(self.payload, self.handled_by_human)
 
     def set_metadata(self, metadata: ck.ThreadMetadata) -> None:
         """Copy ``metadata`` into the payload and the queryable columns."""
@@ -110,6 +152,9 @@ class Thread(models.Model):
         self.title = (metadata.title or "").replace("\x00", "")
         self.status = metadata.status.type
         self.created_at = db_datetime(metadata.created_at)
+        if HANDLED_BY_HUMAN in metadata.metadata:  # a column, not payload (see the key)
+            extra = {k: v for k, v in metadata.metadata.items() if k != HANDLED_BY_HUMAN}
+            metadata = metadata.model_copy(update={"metadata": extra})
         self.payload = metadata.model_dump_json()
 
     def set_status(self, status: str, reason: str | None = None) -> None:
@@ -157,7 +202,7 @@ class ThreadItem(models.Model):
         return self.chatkit_id
 
     def to_chatkit(self) -> ck.ThreadItem:
-        return THREAD_ITEM_ADAPTER.validate_json(self.payload)
+        return decode_thread_item(self.type, self.payload)
 
     def set_item(self, item: ck.ThreadItem) -> None:
         self.chatkit_id = item.id
@@ -165,6 +210,15 @@ class ThreadItem(models.Model):
         self.created_at = db_datetime(item.created_at)
         self.text = item_text(item)
         self.payload = item.model_dump_json()
+
+
+class UploadState(models.TextChoices):
+    """Where an attachment's bytes are (blank: saved by the store, not by our uploads)."""
+
+    NONE = "", _("Not tracked")
+    PENDING = "pending", _("Awaiting upload")
+    PRESIGNED = "presigned", _("Awaiting upload to the bucket")
+    COMPLETE = "complete", _("Uploaded")
 
 
 class Attachment(models.Model):
@@ -195,6 +249,16 @@ class Attachment(models.Model):
         _("file name in storage"), max_length=1024, blank=True, default=""
     )
     uploaded_at = models.DateTimeField(_("uploaded"), null=True, blank=True)
+    upload_state = models.CharField(
+        _("upload state"), max_length=16, choices=UploadState.choices, blank=True, default=""
+    )
+    upload_nonce = models.CharField(
+        _("upload nonce"),
+        max_length=64,
+        blank=True,
+        default="",
+        help_text=_("Secret of the outstanding two-phase upload URL; cleared once used."),
+    )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     payload = models.TextField(_("payload"), help_text=_("The SDK's Attachment as JSON."))
 
@@ -231,3 +295,43 @@ class Attachment(models.Model):
             storages[self.storage].delete(self.file_name)
         except Exception:
             logger.exception("Could not delete attachment file %s", self.file_name)
+
+
+@receiver(post_delete, sender=Attachment, dispatch_uid="django_chatkit.attachment_bytes")
+def _delete_attachment_bytes(sender: type[Attachment], instance: Attachment, **kwargs: Any) -> None:
+    """However a row goes (store, admin, a user's cascade, cleanup), its bytes go after
+    the transaction commits; a rolled-back delete keeps them."""
+    if instance.file_name:
+        transaction.on_commit(instance.delete_file, robust=True)
+
+
+class FeedbackKind(models.TextChoices):
+    POSITIVE = "positive", _("Positive")
+    NEGATIVE = "negative", _("Negative")
+
+
+class Feedback(models.Model):
+    """A user's thumbs up or down on a thread item (``items.feedback``), one per user and item."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="chatkit_feedback",
+        verbose_name=_("user"),
+    )
+    item = models.ForeignKey(
+        ThreadItem, on_delete=models.CASCADE, related_name="feedback", verbose_name=_("item")
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=FeedbackKind.choices)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("feedback")
+        verbose_name_plural = _("feedback")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "item"], name="django_chatkit_feedback_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on {self.item_id}"

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from functools import cache
+from typing import Any
 
-from chatkit.server import ChatKitServer
+from chatkit import types as ck
+from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
 from chatkit.store import AttachmentStore, Store
+from chatkit.types import FeedbackKind
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
+from pydantic import TypeAdapter
 
 from .conf import conf
 from .context import ChatKitContext
@@ -19,6 +24,11 @@ class DjangoChatKitServer(ChatKitServer[ChatKitContext]):
     Subclass it, implement ``respond()``, and name the subclass in ``CHATKIT_SERVER``.
     ``store`` defaults to :class:`~django_chatkit.store.DjangoStore` and
     ``attachment_store`` to :class:`~django_chatkit.attachments.DjangoAttachmentStore`.
+
+    While a thread is handled by a human (:mod:`django_chatkit.handoff`), ``process()``
+    stores what the user sends but does not call ``respond()``: it streams
+    :meth:`respond_handled_by_human` instead (nothing by default), and refuses
+    ``threads.retry_after_item``, which would delete the staff's replies.
     """
 
     def __init__(
@@ -35,6 +45,93 @@ class DjangoChatKitServer(ChatKitServer[ChatKitContext]):
 
             attachment_store = DjangoAttachmentStore()
         super().__init__(store, attachment_store)
+
+    async def add_feedback(
+        self,
+        thread_id: str,
+        item_ids: list[str],
+        feedback: FeedbackKind,
+        context: ChatKitContext,
+    ) -> None:
+        """Persist ``items.feedback`` (one row per user and item; the admin shows it).
+
+        Only items of the user's own thread: a missing or foreign thread or item raises
+        ``NotFoundError`` (404) and saves nothing.
+        """
+        from .internal.db import run_db
+        from .internal.feedback import save_feedback
+        from .store import owner_filter
+
+        await run_db(save_feedback, owner_filter(context), thread_id, item_ids, feedback)
+
+    # human hand-off ------------------------------------------------------------
+
+    async def process(
+        self, request: str | bytes | bytearray, context: ChatKitContext
+    ) -> StreamingResult | NonStreamingResult:
+        """Process a ChatKit request; the bot does not answer threads a human handles."""
+        parsed = _REQUEST_ADAPTER.validate_json(request)
+        if ck.is_streaming_req(parsed) and not isinstance(parsed, ck.ThreadsCreateReq):
+            thread = await self.store.load_thread(parsed.params.thread_id, context)
+            if await self.is_handled_by_human(thread, context):
+                if isinstance(parsed, ck.ThreadsRetryAfterItemReq):
+                    from .internal.preflight import ThreadNotActive
+
+                    raise ThreadNotActive(f"Thread {thread.id} is handled by a human")
+                return await _HumanHandledServer(self).process(request, context)
+        return await super().process(request, context)
+
+    async def is_handled_by_human(self, thread: ck.ThreadMetadata, context: ChatKitContext) -> bool:
+        """Whether staff handle ``thread`` (its ``handled_by_human`` metadata, set by the
+        store from ``Thread.handled_by_human``). Override to decide otherwise."""
+        from .handoff import is_handled_by_human
+
+        return is_handled_by_human(thread)
+
+    async def respond_handled_by_human(
+        self,
+        thread: ck.ThreadMetadata,
+        input_user_message: ck.UserMessageItem | None,
+        context: ChatKitContext,
+    ) -> AsyncIterator[ck.ThreadStreamEvent]:
+        """Stream events for input to a thread a human handles, in place of ``respond()``.
+
+        The user's message is already saved. The default streams nothing; override it to
+        e.g. acknowledge the message or alert the staff.
+        """
+        return
+        yield
+
+
+class _HumanHandledServer(ChatKitServer[ChatKitContext]):
+    """The SDK's request flows for one request to a thread a human handles.
+
+    Same stores, actions and stream options as ``server``; only ``respond()`` differs.
+    """
+
+    def __init__(self, server: DjangoChatKitServer) -> None:
+        super().__init__(server.store, server.attachment_store)
+        self.server = server
+
+    def respond(
+        self,
+        thread: ck.ThreadMetadata,
+        input_user_message: ck.UserMessageItem | None,
+        context: ChatKitContext,
+    ) -> AsyncIterator[ck.ThreadStreamEvent]:
+        return self.server.respond_handled_by_human(thread, input_user_message, context)
+
+    def action(self, *args: Any, **kwargs: Any) -> AsyncIterator[ck.ThreadStreamEvent]:
+        return self.server.action(*args, **kwargs)
+
+    def get_stream_options(self, *args: Any, **kwargs: Any) -> ck.StreamOptions:
+        return self.server.get_stream_options(*args, **kwargs)
+
+    async def handle_stream_cancelled(self, *args: Any, **kwargs: Any) -> None:
+        await self.server.handle_stream_cancelled(*args, **kwargs)
+
+
+_REQUEST_ADAPTER: TypeAdapter[ck.ChatKitReq] = TypeAdapter(ck.ChatKitReq)
 
 
 def import_server_class(path: str | None) -> type[ChatKitServer[ChatKitContext]]:

@@ -3,12 +3,14 @@
 The SDK checks no ownership: every method here filters by ``context.user`` and
 ``context.scope``, so another user's id behaves exactly like a missing one
 (:class:`chatkit.store.NotFoundError`, e.g. ``Thread thr_… not found``). Upserts are
-keyed by owner, so they can never overwrite or take over another user's row.
+keyed by owner, so they can never overwrite or take over another user's row. An id no
+row can hold (with a NUL character, which PostgreSQL refuses) is also just not found.
 
 Pages are keyset-paginated on ``(created_at, id)``: the auto-increment ``id`` breaks
 ties between equal timestamps, so nothing is skipped or reordered at page boundaries.
 Each method runs a small, constant number of queries in one worker-thread hop
-(:func:`django_chatkit.internal.db.run_db`).
+(:func:`django_chatkit.internal.db.run_db`); ``tests/test_store_queries.py`` holds the
+budgets. Deleting a thread adds two statements per 100 items (Django's cascade).
 """
 
 from __future__ import annotations
@@ -25,8 +27,15 @@ from . import signals
 from .conf import conf
 from .context import ChatKitContext
 from .internal.db import run_db
+from .internal.files import refresh_items, usable_attachment
 from .internal.ids import new_id
-from .models import ATTACHMENT_ADAPTER, THREAD_ITEM_ADAPTER, Attachment, Thread, ThreadItem
+from .models import (
+    Attachment,
+    Thread,
+    ThreadItem,
+    decode_thread_item,
+    thread_metadata,
+)
 
 ID_PREFIXES: dict[str, str] = {
     "thread": "thr",
@@ -47,6 +56,25 @@ def owner_filter(context: ChatKitContext) -> dict[str, Any]:
     return {"user_id": user.pk, "scope": context.scope}
 
 
+def _findable(value: str) -> bool:
+    try:
+        value.encode()
+    except UnicodeEncodeError:  # lone surrogates: no database driver sends them
+        return False
+    return "\x00" not in value  # PostgreSQL text cannot hold NUL
+
+
+def _require_findable(**ids: str | None) -> None:
+    """Raise ``NotFoundError`` for a client-chosen id that no row can have.
+
+    Such ids (NUL characters pass the SDK's JSON parsing) would otherwise reach the
+    database and fail there as a server error instead of a plain "not found".
+    """
+    for kind, value in ids.items():
+        if value and not _findable(value):
+            raise NotFoundError(f"{kind.capitalize()} {value!r} not found")
+
+
 def clamp_limit(limit: int | None) -> int:
     """A page size between 1 and ``CHATKIT_MAX_PAGE_SIZE`` (clients ask for anything)."""
     maximum = conf.CHATKIT_MAX_PAGE_SIZE
@@ -60,8 +88,9 @@ def _keyset_page(
     cursor: tuple[Any, int] | None,
     limit: int,
     order: str,
-) -> tuple[list[tuple[str, str]], bool, str | None]:
-    """One page of ``(chatkit_id, payload)`` rows after ``cursor``, in ``order``."""
+    fields: tuple[str, ...] = ("chatkit_id", "payload"),
+) -> tuple[list[tuple[Any, ...]], bool, str | None]:
+    """One page of ``fields`` rows (``chatkit_id`` first) after ``cursor``, in ``order``."""
     descending = order == "desc"
     if cursor is not None:
         created_at, pk = cursor
@@ -75,9 +104,7 @@ def _keyset_page(
             )
     sign = "-" if descending else ""
     rows = list(
-        queryset.order_by(f"{sign}created_at", f"{sign}id").values_list("chatkit_id", "payload")[
-            : limit + 1
-        ]
+        queryset.order_by(f"{sign}created_at", f"{sign}id").values_list(*fields)[: limit + 1]
     )
     has_more = len(rows) > limit
     rows = rows[:limit]
@@ -139,18 +166,19 @@ class DjangoStore(Store[ChatKitContext]):
 
     async def load_thread(self, thread_id: str, context: ChatKitContext) -> ck.ThreadMetadata:
         owner = owner_filter(context)
+        _require_findable(thread=thread_id)
 
-        def load() -> str | None:
+        def load() -> tuple[str, bool] | None:
             return (
                 Thread.objects.filter(**owner, chatkit_id=thread_id)
-                .values_list("payload", flat=True)
+                .values_list("payload", "handled_by_human")
                 .first()
             )
 
-        payload = await run_db(load)
-        if payload is None:
+        row = await run_db(load)
+        if row is None:
             raise NotFoundError(f"Thread {thread_id} not found")
-        return ck.ThreadMetadata.model_validate_json(payload)
+        return thread_metadata(*row)
 
     async def save_thread(self, thread: ck.ThreadMetadata, context: ChatKitContext) -> None:
         owner = owner_filter(context)
@@ -181,36 +209,36 @@ class DjangoStore(Store[ChatKitContext]):
     ) -> ck.Page[ck.ThreadMetadata]:
         owner = owner_filter(context)
         limit = clamp_limit(limit)
+        _require_findable(thread=after)
 
-        def load() -> tuple[list[tuple[str, str]], bool, str | None]:
+        def load() -> tuple[list[tuple[Any, ...]], bool, str | None]:
             queryset = Thread.objects.filter(**owner)
             cursor = None
             if after:
                 cursor = queryset.filter(chatkit_id=after).values_list("created_at", "pk").first()
                 if cursor is None:
                     raise NotFoundError(f"Thread {after} not found")
-            return _keyset_page(queryset, cursor, limit, order)
+            return _keyset_page(
+                queryset, cursor, limit, order, ("chatkit_id", "payload", "handled_by_human")
+            )
 
         rows, has_more, next_after = await run_db(load)
         return ck.Page(
-            data=[ck.ThreadMetadata.model_validate_json(payload) for _, payload in rows],
+            data=[thread_metadata(payload, human) for _, payload, human in rows],
             has_more=has_more,
             after=next_after,
         )
 
     async def delete_thread(self, thread_id: str, context: ChatKitContext) -> None:
         owner = owner_filter(context)
+        _require_findable(thread=thread_id)
 
         def delete() -> None:
             with transaction.atomic():
                 pk = _thread_pk(owner, thread_id)
-                attachments = list(
-                    Attachment.objects.filter(thread_id=pk).only("pk", "storage", "file_name")
-                )
-                Attachment.objects.filter(pk__in=[a.pk for a in attachments]).delete()
+                # Their bytes are deleted on commit by the post_delete receiver in models.
+                Attachment.objects.filter(thread_id=pk).delete()
                 Thread.objects.filter(pk=pk).delete()
-                for attachment in attachments:
-                    transaction.on_commit(attachment.delete_file)
 
         await run_db(delete)
         await signals.thread_deleted.asend(sender=type(self), thread_id=thread_id, context=context)
@@ -227,21 +255,21 @@ class DjangoStore(Store[ChatKitContext]):
     ) -> ck.Page[ck.ThreadItem]:
         owner = owner_filter(context)
         limit = clamp_limit(limit)
+        _require_findable(thread=thread_id, item=after)
 
-        def load() -> tuple[list[tuple[str, str]], bool, str | None]:
+        def load() -> tuple[list[tuple[Any, ...]], bool, str | None]:
             queryset = ThreadItem.objects.filter(thread_id=_thread_pk(owner, thread_id))
             cursor = None
             if after:
                 cursor = queryset.filter(chatkit_id=after).values_list("created_at", "pk").first()
                 if cursor is None:
                     raise NotFoundError(f"Item {after} not found")
-            return _keyset_page(queryset, cursor, limit, order)
+            return _keyset_page(queryset, cursor, limit, order, ("chatkit_id", "type", "payload"))
 
         rows, has_more, next_after = await run_db(load)
-        validate = THREAD_ITEM_ADAPTER.validate_json
-        return ck.Page(
-            data=[validate(payload) for _, payload in rows], has_more=has_more, after=next_after
-        )
+        data = [decode_thread_item(item_type, payload) for _, item_type, payload in rows]
+        refresh_items(data, context.request)  # fresh signed preview URLs of our files
+        return ck.Page(data=data, has_more=has_more, after=next_after)
 
     async def add_thread_item(
         self, thread_id: str, item: ck.ThreadItem, context: ChatKitContext
@@ -259,6 +287,7 @@ class DjangoStore(Store[ChatKitContext]):
         insert_first: bool,
     ) -> None:
         owner = owner_filter(context)
+        _require_findable(thread=thread_id)
         row = ThreadItem()
         row.set_item(item)
 
@@ -287,8 +316,9 @@ class DjangoStore(Store[ChatKitContext]):
         self, thread_id: str, item_id: str, context: ChatKitContext
     ) -> ck.ThreadItem:
         owner = owner_filter(context)
+        _require_findable(thread=thread_id, item=item_id)
 
-        def load() -> str | None:
+        def load() -> tuple[str, str] | None:
             return (
                 ThreadItem.objects.filter(
                     thread__user_id=owner["user_id"],
@@ -296,14 +326,14 @@ class DjangoStore(Store[ChatKitContext]):
                     thread__chatkit_id=thread_id,
                     chatkit_id=item_id,
                 )
-                .values_list("payload", flat=True)
+                .values_list("type", "payload")
                 .first()
             )
 
-        payload = await run_db(load)
-        if payload is None:
+        row = await run_db(load)
+        if row is None:
             raise NotFoundError(f"Item {item_id} not found")
-        return THREAD_ITEM_ADAPTER.validate_json(payload)
+        return decode_thread_item(*row)
 
     async def delete_thread_item(
         self, thread_id: str, item_id: str, context: ChatKitContext
@@ -311,14 +341,17 @@ class DjangoStore(Store[ChatKitContext]):
         """Delete an item. A missing item is no error (streams remove unsaved items);
         a missing or foreign thread is."""
         owner = owner_filter(context)
+        _require_findable(thread=thread_id)
 
         def delete() -> None:
-            deleted, _ = ThreadItem.objects.filter(
-                thread__user_id=owner["user_id"],
-                thread__scope=owner["scope"],
-                thread__chatkit_id=thread_id,
-                chatkit_id=item_id,
-            ).delete()
+            deleted = 0
+            if _findable(item_id):
+                deleted, _ = ThreadItem.objects.filter(
+                    thread__user_id=owner["user_id"],
+                    thread__scope=owner["scope"],
+                    thread__chatkit_id=thread_id,
+                    chatkit_id=item_id,
+                ).delete()
             if not deleted:
                 _thread_pk(owner, thread_id)
 
@@ -355,21 +388,20 @@ class DjangoStore(Store[ChatKitContext]):
 
     async def load_attachment(self, attachment_id: str, context: ChatKitContext) -> ck.Attachment:
         owner = owner_filter(context)
+        _require_findable(attachment=attachment_id)
 
-        def load() -> str | None:
-            return (
-                Attachment.objects.filter(**owner, chatkit_id=attachment_id)
-                .values_list("payload", flat=True)
-                .first()
-            )
+        def load() -> Attachment | None:
+            return Attachment.objects.filter(**owner, chatkit_id=attachment_id).first()
 
-        payload = await run_db(load)
-        if payload is None:
+        row = await run_db(load)
+        if row is None:
             raise NotFoundError(f"Attachment {attachment_id} not found")
-        return ATTACHMENT_ADAPTER.validate_json(payload)
+        # Refuses uploads still outstanding; re-signs our preview URL.
+        return await usable_attachment(row, context.request)
 
     async def delete_attachment(self, attachment_id: str, context: ChatKitContext) -> None:
         owner = owner_filter(context)
+        _require_findable(attachment=attachment_id)
 
         def delete() -> None:
             with transaction.atomic():
@@ -380,8 +412,6 @@ class DjangoStore(Store[ChatKitContext]):
                 )
                 if attachment is None:
                     raise NotFoundError(f"Attachment {attachment_id} not found")
-                attachment.delete()
-                transaction.on_commit(attachment.delete_file)
+                attachment.delete()  # the bytes go on commit (post_delete receiver)
 
         await run_db(delete)
-

@@ -5,10 +5,17 @@ The ChatKit protocol endpoint is the root of the include.
 
 from django.urls import path
 
-from .views import ChatKitView
+from .views import AttachmentFileView, AttachmentUploadURLView, AttachmentUploadView, ChatKitView
 
 app_name = "django_chatkit"
 
 urlpatterns = [
     path("", ChatKitView.as_view(), name="endpoint"),
+    path("attachments/upload/", AttachmentUploadView.as_view(), name="attachment-upload"),
+    path(
+        "attachments/<str:attachment_id>/upload/<str:token>/",
+        AttachmentUploadURLView.as_view(),
+        name="attachment-upload-url",
+    ),
+    path("attachments/files/<str:token>/", AttachmentFileView.as_view(), name="attachment-file"),
 ]

@@ -9,6 +9,7 @@ server and returns JSON or a Server-Sent Events stream. Every failure is a JSON 
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,20 +19,40 @@ from chatkit import types as ck
 from chatkit.server import NonStreamingResult
 from chatkit.store import NotFoundError
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.core import signing
+from django.core.exceptions import (
+    PermissionDenied,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
+from django.core.files.storage import storages
 from django.core.handlers.asgi import ASGIRequest
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+    StreamingHttpResponse,
+)
+from django.http.multipartparser import MultiPartParserError
+from django.http.response import HttpResponseBase
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils import translation
 from django.utils.decorators import classonlymethod
+from django.utils.http import content_disposition_header
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from pydantic import TypeAdapter, ValidationError
 
+from .attachments import AttachmentRejected, DjangoAttachmentStore
 from .conf import conf
 from .context import ChatKitContext
+from .internal import files
+from .internal.db import run_db
 from .internal.preflight import ThreadNotActive, preflight
 from .internal.streaming import EventStream, EventStreamResponse
+from .models import Attachment, UploadState
 from .server import get_server
 
 logger = logging.getLogger("django_chatkit")
@@ -214,8 +235,12 @@ class ChatKitView(View):
             return error_response(403, "forbidden", str(exc) or "Permission denied.")
         except ThreadNotActive as exc:
             return error_response(409, "thread_not_active", str(exc))
-        except ValidationError as exc:
-            return error_response(400, "invalid_request", describe_validation_error(exc))
+        except AttachmentRejected as exc:  # attachments.create: too large, type not allowed
+            return error_response(exc.status, exc.code, str(exc))
+        except ValidationError:
+            # The body validated above: this is data the server read or built (e.g. a
+            # stored payload an older SDK wrote), not the client's fault. 500, logged.
+            raise
         except NotImplementedError:
             return error_response(
                 501, "not_implemented", f"This server does not support {parsed.type}."
@@ -237,3 +262,252 @@ class ChatKitView(View):
             on_finish=finished,
         )
         return EventStreamResponse(stream)
+
+
+# attachments -------------------------------------------------------------------------
+
+# Room for the multipart envelope around a file of the maximum size.
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+def _declared_length(request: HttpRequest) -> int:
+    try:
+        return int(request.headers.get("Content-Length") or 0)
+    except ValueError:
+        return 0
+
+
+def _too_large() -> JsonResponse:
+    limit = conf.CHATKIT_ATTACHMENT_MAX_BYTES
+    return error_response(413, "attachment_too_large", f"Attachments may be at most {limit} bytes.")
+
+
+def _attachment_json(attachment: ck.Attachment) -> HttpResponse:
+    body = attachment.model_dump_json(
+        by_alias=True, exclude_none=True, context={"exclude_metadata": True}
+    )
+    return HttpResponse(body, content_type="application/json")
+
+
+async def _uploaded_file(request: HttpRequest) -> Any:
+    """The multipart ``file`` field, parsed in a worker thread (``None`` if absent)."""
+
+    def parse() -> Any:
+        return request.FILES.get("file")
+
+    return await sync_to_async(parse, thread_sensitive=False)()
+
+
+class AttachmentUploadView(ChatKitView):
+    """Direct upload: ``POST`` ``multipart/form-data`` with a ``file`` field.
+
+    Authenticated like the endpoint (:meth:`ChatKitView.get_context`: session cookie and
+    CSRF header; override it the same way), answers the attachment's JSON, or ``413``
+    (too large), ``415`` (type not allowed, or content not matching it), ``400``.
+    """
+
+    async def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return await self._upload(request)
+        except RequestDataTooBig:
+            return _too_large()
+        except Exception:
+            logger.exception("Attachment upload failed")
+            return error_response(500, "internal_error", "An unexpected error occurred.")
+
+    async def _upload(self, request: HttpRequest) -> HttpResponse:
+        user = await request.auser()
+        if not user.is_authenticated:  # before reading anything of the body
+            return error_response(401, "not_authenticated", "Authentication required.")
+        if _declared_length(request) > conf.CHATKIT_ATTACHMENT_MAX_BYTES + MULTIPART_OVERHEAD:
+            return _too_large()
+        try:
+            upload = await _uploaded_file(request)
+        except (MultiPartParserError, TooManyFilesSent, TooManyFieldsSent) as exc:
+            return error_response(400, "invalid_request", f"Invalid multipart body: {exc}")
+        try:
+            context = await self.get_context(request)
+        except PermissionDenied as exc:
+            return error_response(403, "forbidden", str(exc) or "Permission denied.")
+        if context is None:
+            return error_response(401, "not_authenticated", "Authentication required.")
+        if upload is None:
+            return error_response(400, "invalid_request", "Send the file in a 'file' field.")
+        server = get_server()
+        attachment_store = server.attachment_store
+        if not isinstance(attachment_store, DjangoAttachmentStore):
+            return error_response(
+                501, "not_implemented", "Direct uploads need DjangoAttachmentStore."
+            )
+        try:
+            attachment = await attachment_store.upload(
+                upload, context, name=upload.name, mime_type=upload.content_type, size=upload.size
+            )
+        except AttachmentRejected as exc:
+            return error_response(exc.status, exc.code, str(exc))
+        await server.store.save_attachment(attachment, context)
+        return _attachment_json(attachment)
+
+
+def _read_raw_body(request: HttpRequest, limit: int) -> tuple[Any, int]:
+    """Copy a raw request body into a temporary file, refusing more than ``limit`` bytes."""
+    max_size = settings.FILE_UPLOAD_MAX_MEMORY_SIZE
+    spool = tempfile.SpooledTemporaryFile(max_size=max_size)  # noqa: SIM115  (returned)
+    size = 0
+    while chunk := request.read(files.CHUNK_SIZE):
+        size += len(chunk)
+        if size > limit:
+            spool.close()
+            raise files.too_large(size)
+        spool.write(chunk)
+    spool.seek(0)
+    return spool, size
+
+
+class AttachmentUploadURLView(View):
+    """Two-phase upload: the URL ``attachments.create`` returned, for one attachment.
+
+    The signed URL is the credential (owner's attachment, single use, expiring), so no
+    cookie or CSRF token is needed; a request logged in as another user is refused.
+    ``POST`` ``multipart/form-data`` with a ``file`` field (what ChatKit sends), or
+    ``PUT`` the raw bytes.
+    """
+
+    http_method_names = ["post", "put"]
+
+    @classonlymethod
+    def as_view(cls, **initkwargs: Any) -> Any:
+        return csrf_exempt(super().as_view(**initkwargs))
+
+    async def post(self, request: HttpRequest, attachment_id: str, token: str) -> HttpResponse:
+        return await self._receive(request, attachment_id, token, raw=False)
+
+    async def put(self, request: HttpRequest, attachment_id: str, token: str) -> HttpResponse:
+        return await self._receive(request, attachment_id, token, raw=True)
+
+    async def _receive(
+        self, request: HttpRequest, attachment_id: str, token: str, raw: bool
+    ) -> HttpResponse:
+        try:
+            return await self._store(request, attachment_id, token, raw)
+        except AttachmentRejected as exc:
+            return error_response(exc.status, exc.code, str(exc))
+        except NotFoundError as exc:
+            return error_response(404, "not_found", str(exc) or "Not found.")
+        except RequestDataTooBig:
+            return _too_large()
+        except (MultiPartParserError, TooManyFilesSent, TooManyFieldsSent) as exc:
+            return error_response(400, "invalid_request", f"Invalid multipart body: {exc}")
+        except Exception:
+            logger.exception("Attachment upload failed")
+            return error_response(500, "internal_error", "An unexpected error occurred.")
+
+    async def _store(
+        self, request: HttpRequest, attachment_id: str, token: str, raw: bool
+    ) -> HttpResponse:
+        try:  # refuse forged and expired URLs before reading the body
+            files.read_upload_token(token)
+        except signing.SignatureExpired:
+            return error_response(403, "upload_url_expired", "This upload URL has expired.")
+        except (signing.BadSignature, KeyError, TypeError, ValueError):
+            return error_response(403, "invalid_upload_url", "This upload URL is not valid.")
+        limit = conf.CHATKIT_ATTACHMENT_MAX_BYTES
+        if _declared_length(request) > limit + (0 if raw else MULTIPART_OVERHEAD):
+            return _too_large()
+        if raw:
+            content, size = await sync_to_async(_read_raw_body, thread_sensitive=False)(
+                request, limit
+            )
+        else:
+            content = await _uploaded_file(request)
+            if content is None:
+                return error_response(400, "invalid_request", "Send the file in a 'file' field.")
+            size = content.size
+        attachment_store = get_server().attachment_store
+        if not isinstance(attachment_store, DjangoAttachmentStore):
+            attachment_store = DjangoAttachmentStore()
+        try:
+            attachment = await attachment_store.receive_upload(
+                attachment_id, token, content, size, request
+            )
+        finally:
+            content.close()
+        return _attachment_json(attachment)
+
+
+class AttachmentFileView(View):
+    """Preview or download an attachment through a signed, expiring URL (no cookies:
+    the ChatKit UI loads previews from an iframe of another origin).
+
+    Images are served ``inline``, everything else as ``attachment``, always with
+    ``X-Content-Type-Options: nosniff`` and a sandboxing CSP, streamed from the storage;
+    from S3 the answer is a redirect to a short-lived presigned URL. A forged or expired
+    signature answers ``403``, a deleted attachment ``404``.
+    """
+
+    http_method_names = ["get", "head"]
+
+    async def get(self, request: HttpRequest, token: str) -> HttpResponseBase:
+        return await self._answer(token, body=True)
+
+    async def head(self, request: HttpRequest, token: str) -> HttpResponseBase:
+        return await self._answer(token, body=False)
+
+    async def _answer(self, token: str, body: bool) -> HttpResponseBase:
+        try:
+            return await self._serve(token, body)
+        except Exception:
+            logger.exception("Serving an attachment failed")
+            return error_response(500, "internal_error", "An unexpected error occurred.")
+
+    async def _serve(self, token: str, body: bool) -> HttpResponseBase:
+        try:
+            pk = files.read_file_token(token)
+        except signing.SignatureExpired:
+            return error_response(403, "url_expired", "This link has expired.")
+        except (signing.BadSignature, KeyError, TypeError, ValueError):
+            return error_response(403, "invalid_url", "This link is not valid.")
+        row = await run_db(lambda: Attachment.objects.filter(pk=pk).first())
+        if row is None or not row.file_name:
+            return error_response(404, "not_found", "This file does not exist.")
+        if row.upload_state == UploadState.PRESIGNED:
+            try:
+                row = await run_db(files.finalize_presigned, row)
+            except (NotFoundError, AttachmentRejected):
+                return error_response(404, "not_found", "This file has not been uploaded.")
+        if row.upload_state == UploadState.PENDING:
+            return error_response(404, "not_found", "This file has not been uploaded.")
+
+        storage = storages[row.storage]
+        disposition = content_disposition_header(not files.is_inline(row), row.name) or ""
+        headers = {
+            "X-Content-Type-Options": "nosniff",
+            "Content-Disposition": disposition,
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Cross-Origin-Resource-Policy": "cross-origin",
+            "Access-Control-Allow-Origin": "*",
+            "Referrer-Policy": "no-referrer",
+        }
+        if files.is_s3(storage):
+            expire = min(300, conf.CHATKIT_ATTACHMENT_URL_MAX_AGE)
+            url = await sync_to_async(files.presigned_get, thread_sensitive=False)(
+                storage, row.file_name, files.served_type(row.mime_type), disposition, expire
+            )
+            response: HttpResponse = HttpResponseRedirect(url, headers=headers)
+            response["Cache-Control"] = "no-store"
+            return response
+
+        content_type = files.served_type(row.mime_type)
+        max_age = min(300, conf.CHATKIT_ATTACHMENT_URL_MAX_AGE)
+        headers["Cache-Control"] = f"private, max-age={max_age}"
+        if row.size is not None:
+            headers["Content-Length"] = str(row.size)
+        if not body:
+            return HttpResponse(content_type=content_type, headers=headers)
+        try:
+            handle = await sync_to_async(storage.open, thread_sensitive=False)(row.file_name, "rb")
+        except FileNotFoundError:
+            return error_response(404, "not_found", "This file does not exist.")
+        return StreamingHttpResponse(
+            files.stream(handle), content_type=content_type, headers=headers
+        )

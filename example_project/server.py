@@ -1,19 +1,55 @@
-"""The example project's ChatKit server: a simple offline responder."""
+"""The example project's ChatKit server: an openai-agents agent behind django_chatkit.
+
+``respond()`` is the pattern to copy: load the thread's recent items, convert them to
+model input with a ``ThreadItemConverter``, run the agent with ``Runner.run_streamed``
+and turn its stream into ChatKit events with ``stream_agent_response``. Widgets,
+progress updates and client tool calls come from the tools in
+:mod:`example_project.agent`; ``action()`` handles the to-do form's Save button.
+"""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime
+from typing import Any
 
+from agents import Runner
 from chatkit import types as ck
+from chatkit.actions import Action
+from chatkit.agents import AgentContext, ThreadItemConverter, stream_agent_response
+from chatkit.errors import CustomStreamError
+from openai.types.responses import ResponseInputTextParam
+from pydantic import BaseModel, ValidationError
 
 from django_chatkit.context import ChatKitContext
 from django_chatkit.server import DjangoChatKitServer
 
+from .agent import build_agent, build_title_agent, run_config, todo_copy_text, todo_widget
+from .models import Todo
+
+HISTORY_ITEMS = 40  # how many recent thread items the model sees
+
+
+class DemoConverter(ThreadItemConverter):
+    """Thread items -> model input. Attachments reach the model as a short note."""
+
+    async def attachment_to_message_content(self, attachment: ck.Attachment) -> Any:
+        return ResponseInputTextParam(
+            type="input_text",
+            text=f"[The user attached {attachment.name} ({attachment.mime_type}).]",
+        )
+
+
+class TodoSave(BaseModel):
+    """The payload of the to-do form's ``todo.save`` action (client input: validated)."""
+
+    id: int
+    title: str
+    done: bool = False
+
 
 class ExampleServer(DjangoChatKitServer):
-    """Answers every message by echoing it back word by word, offline."""
+    converter = DemoConverter()
 
     async def respond(
         self,
@@ -21,29 +57,71 @@ class ExampleServer(DjangoChatKitServer):
         input_user_message: ck.UserMessageItem | None,
         context: ChatKitContext,
     ) -> AsyncIterator[ck.ThreadStreamEvent]:
-        said = ""
-        if input_user_message is not None:
-            said = " ".join(
-                part.text
-                for part in input_user_message.content
-                if isinstance(part, ck.UserMessageTextContent)
-            )
-        name = context.user.get_username()
-        answer = f"Hello {name}! You said: {said or '(nothing)'}"
-        item = ck.AssistantMessageItem(
-            id=self.store.generate_item_id("message", thread, context),
-            thread_id=thread.id,
-            created_at=datetime.now(),
-            content=[ck.AssistantMessageContent(text="")],
+        # The new user message is already stored: the history ends with it. After a
+        # client tool call, input_user_message is None and the history ends with the
+        # tool's result.
+        page = await self.store.load_thread_items(
+            thread.id, after=None, limit=HISTORY_ITEMS, order="desc", context=context
         )
-        yield ck.ThreadItemAddedEvent(item=item)
-        for word in answer.split(" "):
-            yield ck.ThreadItemUpdatedEvent(
-                item_id=item.id,
-                update=ck.AssistantMessageContentPartTextDelta(content_index=0, delta=word + " "),
+        model_input = await self.converter.to_agent_input(list(reversed(page.data)))
+
+        agent_context = AgentContext(thread=thread, store=self.store, request_context=context)
+        result = Runner.run_streamed(
+            build_agent(), model_input, context=agent_context, run_config=run_config()
+        )
+        async for event in stream_agent_response(agent_context, result):
+            yield event
+
+        if not thread.title and input_user_message is not None:
+            # Changing the thread is enough: the SDK saves it and sends thread.updated.
+            thread.title = await self.write_title(input_user_message)
+
+    async def write_title(self, message: ck.UserMessageItem) -> str:
+        first_message = await self.converter.to_agent_input(message)
+        result = await Runner.run(build_title_agent(), first_message, run_config=run_config())
+        return str(result.final_output).strip().strip('"“”')[:80] or "New chat"
+
+    async def action(
+        self,
+        thread: ck.ThreadMetadata,
+        action: Action[str, Any],
+        sender: ck.WidgetItem | None,
+        context: ChatKitContext,
+    ) -> AsyncIterator[ck.ThreadStreamEvent]:
+        if action.type != "todo.save":
+            raise CustomStreamError(f"Unknown action {action.type!r}.", allow_retry=False)
+        try:
+            form = TodoSave.model_validate(action.payload)
+        except ValidationError as exc:
+            raise CustomStreamError("The form is not valid.", allow_retry=False) from exc
+        todo = await Todo.objects.filter(user=context.user, pk=form.id).afirst()
+        if todo is None:  # someone else's id behaves like a missing one
+            raise CustomStreamError(f"To-do #{form.id} does not exist.", allow_retry=False)
+        todo.title = form.title.strip()[:200] or todo.title
+        todo.done = form.done
+        await todo.asave(update_fields=["title", "done", "updated_at"])
+
+        if sender is not None:
+            yield ck.ThreadItemReplacedEvent(
+                item=sender.model_copy(
+                    update={"widget": todo_widget(todo, "Saved"), "copy_text": todo_copy_text(todo)}
+                )
             )
-            await asyncio.sleep(0.03)
-        item.content = [ck.AssistantMessageContent(text=answer)]
-        yield ck.ThreadItemDoneEvent(item=item)
-        if not thread.title:
-            thread.title = (said or "New chat")[:60]
+        # The model does not see form submissions unless it is told: hidden context is
+        # stored for the next turn but never sent to the client.
+        yield ck.ThreadItemDoneEvent(
+            item=ck.HiddenContextItem(
+                id=self.store.generate_item_id("message", thread, context),
+                thread_id=thread.id,
+                created_at=datetime.now(),
+                content=f"The user saved the form: {todo_copy_text(todo)}.",
+            )
+        )
+        yield ck.ThreadItemDoneEvent(
+            item=ck.AssistantMessageItem(
+                id=self.store.generate_item_id("message", thread, context),
+                thread_id=thread.id,
+                created_at=datetime.now(),
+                content=[ck.AssistantMessageContent(text=f"Saved. {todo_copy_text(todo)}.")],
+            )
+        )

@@ -84,6 +84,26 @@ LOGIN_REDIRECT_URL = "/"
 
 CHATKIT_SERVER = "example_project.server.ExampleServer"
 
+# Live updates and staff replies reach open chats through a channel layer: in memory for
+# one process; set REDIS_URL (e.g. redis://127.0.0.1:6379/0) to share it between workers.
+if os.environ.get("REDIS_URL"):
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [os.environ["REDIS_URL"]]},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+CHATKIT_LIVE_URL = "/chatkit/live/"  # served by asgi.py (django_chatkit.routing)
+
+# The demo's agent runs on OpenAI's DEMO_OPENAI_MODEL when OPENAI_API_KEY is set, and on
+# an offline model (example_project/offline.py) otherwise: nothing leaves the machine.
+OPENAI_API_KEY = os.environ.get("OPENAI_API_KEY", "")
+DEMO_OPENAI_MODEL = os.environ.get("DEMO_OPENAI_MODEL", "gpt-4.1-mini")
+# How long each step of the demo's slow tool (the to-do report) takes, in seconds.
+DEMO_SLOW_TOOL_SECONDS = 1.0
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

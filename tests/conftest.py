@@ -1,7 +1,12 @@
 import os
 
 import pytest
+from asgiref.sync import SyncToAsync
 from django.conf import settings
+from django.db import connections
+
+from tests.live import asgi_server  # noqa: F401  (real daphne/uvicorn servers)
+from tests.s3 import moto_s3, s3  # noqa: F401  (an S3 server: moto on loopback)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -12,6 +17,15 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _close_async_orm_connections():
+    """Django's async ORM (``aget()``...) in an async test runs on asgiref's one
+    thread-sensitive executor thread, whose connection would outlive the test (and keep
+    PostgreSQL from dropping the test database at the end). Close it after each test."""
+    yield
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result()
 
 
 @pytest.fixture(autouse=True)

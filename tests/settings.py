@@ -11,7 +11,8 @@ TEMP_DIR = Path(os.environ.get("CHATKIT_TEST_TMP") or tempfile.gettempdir())
 
 SECRET_KEY = "django_chatkit-tests-not-secret"
 DEBUG = False
-ALLOWED_HOSTS = ["*"]
+# Live WebSocket tests start servers with a real host list, so origins are checked.
+ALLOWED_HOSTS = os.environ.get("CHATKIT_TEST_ALLOWED_HOSTS", "*").split(",")
 USE_TZ = True
 TIME_ZONE = "Europe/Paris"  # not UTC, so naive/aware mistakes show
 LANGUAGE_CODE = "en"
@@ -25,6 +26,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_chatkit",
+    "example_project",  # the demo's models and commands, for tests/test_example*.py
 ]
 
 MIDDLEWARE = [
@@ -89,6 +91,21 @@ STATIC_URL = "/static/"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 CHATKIT_SERVER = "tests.servers.ScriptedServer"
+
+# Live updates: in memory (one process) unless CHATKIT_TEST_REDIS_URL names a Redis
+# server, as for the test that runs two server processes; each run uses its own prefix.
+if os.environ.get("CHATKIT_TEST_REDIS_URL"):
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [os.environ["CHATKIT_TEST_REDIS_URL"]],
+                "prefix": os.environ.get("CHATKIT_TEST_REDIS_PREFIX", "django_chatkit_tests"),
+            },
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 LOGGING = {
     "version": 1,

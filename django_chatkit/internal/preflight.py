@@ -43,6 +43,8 @@ async def preflight(server: ChatKitServer[Any], request: ck.StreamingReq, contex
         item = await store.load_item(params.thread_id, params.item_id, context)
         if not isinstance(item, ck.StructuredInputItem):
             raise ValueError(f"Item {params.item_id} is not a structured input item")
+        if item.status != "pending":
+            raise ValueError(f"Structured input item {item.id} is not pending")
     elif isinstance(request, ck.ThreadsCustomActionReq) and params.item_id:
         item = await store.load_item(params.thread_id, params.item_id, context)
         if not isinstance(item, ck.WidgetItem):

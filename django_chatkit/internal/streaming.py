@@ -28,11 +28,16 @@ logger = logging.getLogger("django_chatkit")
 
 KEEPALIVE_CHUNK = b": keep-alive\n\n"
 _DONE = object()
+# Producers still running after their response ended (saving a cancelled answer): the
+# event loop only keeps weak references to tasks.
+_producers: set[asyncio.Task[None]] = set()
 
 
 def sse_event(event: Any) -> bytes:
     """One SSE frame for a ChatKit event, serialized as the SDK does."""
-    body = event.model_dump_json(by_alias=True, exclude_none=True, context={"exclude_metadata": True})
+    body = event.model_dump_json(
+        by_alias=True, exclude_none=True, context={"exclude_metadata": True}
+    )
     return b"data: " + body.encode() + b"\n\n"
 
 
@@ -62,6 +67,8 @@ class EventStream:
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
+        self._cancel_lock = threading.Lock()
+        self._cancelled = False
         self.thread_id = thread_id
         self.outcome = "completed"
 
@@ -70,6 +77,8 @@ class EventStream:
             async for chunk in self._source:
                 if self.thread_id is None and chunk.startswith(b'data: {"type":"thread.created"'):
                     self.thread_id = json.loads(chunk[6:])["thread"]["id"]
+                elif chunk.startswith(b'data: {"type":"error"'):
+                    self.outcome = "error"  # the SDK ended the stream on a failure
                 self._queue.put_nowait(chunk)
         except asyncio.CancelledError:
             self.outcome = "cancelled"
@@ -91,6 +100,8 @@ class EventStream:
             self._loop = asyncio.get_running_loop()
             self._loop_thread = threading.get_ident()
             self._task = self._loop.create_task(self._produce())
+            _producers.add(self._task)
+            self._task.add_done_callback(_producers.discard)
 
     async def chunks(self) -> AsyncIterator[bytes]:
         self.start()
@@ -109,10 +120,19 @@ class EventStream:
             self.cancel()
 
     def cancel(self) -> None:
-        """Stop the producer if it still runs; safe from any thread, any number of times."""
+        """Stop the producer if it still runs; safe from any thread, any number of times.
+
+        Only the first call cancels: a second cancellation would interrupt the SDK's
+        ``handle_stream_cancelled`` while it saves the partial answer (the iterator's
+        end and the handler's ``close()`` both call this).
+        """
         task, loop = self._task, self._loop
         if task is None or loop is None or task.done():
             return
+        with self._cancel_lock:
+            if self._cancelled:
+                return
+            self._cancelled = True
         if threading.get_ident() == self._loop_thread:
             task.cancel()
         else:

@@ -1,0 +1,728 @@
+"""Admin pages to browse, search and moderate ChatKit conversations.
+
+``ThreadAdmin`` lists threads (owner, status, item count, feedback, activity) and shows
+each one as a readable, paginated transcript; ``AttachmentAdmin`` lists uploaded files.
+Both are registered on the default admin site. To customize, subclass and re-register::
+
+    from django.contrib import admin
+    from django_chatkit.admin import ThreadAdmin
+    from django_chatkit.models import Thread
+
+    admin.site.unregister(Thread)
+
+    @admin.register(Thread)
+    class MyThreadAdmin(ThreadAdmin):
+        transcript_page_size = 100
+        search_message_text = False
+
+Every extra view checks its permission explicitly: reading (transcript, export, raw
+JSON, files) needs the model's *view* permission, lock/close/reopen the *change*
+permission, deleting the *delete* permission, replying as the assistant (``reply/``,
+:mod:`django_chatkit.handoff`) *view* plus ``django_chatkit.reply_as_assistant``.
+Non-staff users never reach them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.utils import quote, unquote
+from django.contrib.auth import get_user_model
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
+from django.core.files.storage import InvalidStorageError, storages
+from django.core.paginator import Paginator
+from django.db import models, transaction
+from django.db.models.functions import Coalesce
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+)
+from django.template.defaultfilters import filesizeformat
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+from django.utils.text import Truncator
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from .internal.deletion import count_thread_contents, delete_threads
+from .internal.export import export_threads
+from .internal.files import file_token, is_inline
+from .internal.handoff_admin import HandoffAdminMixin
+from .internal.markdown import render_markdown
+from .internal.transcript import AttachmentView, FeedbackView, TranscriptBuilder
+from .models import Attachment, Feedback, FeedbackKind, Thread, ThreadItem, ThreadStatus
+
+
+def _count_subquery(queryset: models.QuerySet[Any], group_by: str) -> Coalesce:
+    """``COUNT(*)`` of ``queryset`` per outer row, as a correlated subquery (no JOIN, so
+    searches and filters on related rows never multiply it)."""
+    counted = queryset.order_by().values(group_by).annotate(n=models.Count("pk")).values("n")[:1]
+    return Coalesce(models.Subquery(counted, output_field=models.IntegerField()), 0)
+
+
+def user_search_fields(prefix: str = "user__") -> list[str]:
+    """Search fields for the owner: the user model's username field and email field."""
+    user_model = get_user_model()
+    fields = [f"{prefix}{user_model.USERNAME_FIELD}"]
+    email = user_model.get_email_field_name()
+    try:
+        user_model._meta.get_field(email)
+    except FieldDoesNotExist:
+        pass
+    else:
+        if email != user_model.USERNAME_FIELD:
+            fields.append(f"{prefix}{email}")
+    return fields
+
+
+def signed_file_url(attachment: Attachment, request: HttpRequest | None = None) -> str | None:
+    """The signed, expiring URL of ``attachment``'s bytes served by ``django_chatkit.urls``
+    (absolute when ``request`` is given), or ``None`` if those URLs are not mounted."""
+    try:
+        path = reverse(
+            "django_chatkit:attachment-file", kwargs={"token": file_token(attachment.pk)}
+        )
+    except NoReverseMatch:
+        return None
+    return request.build_absolute_uri(path) if request is not None else path
+
+
+class AttachmentLinksMixin:
+    """How the admin links to attachment bytes (override :meth:`get_attachment_links`)."""
+
+    admin_site: admin.AdminSite
+
+    def get_attachment_links(
+        self, attachment: Attachment, request: HttpRequest | None = None
+    ) -> tuple[str | None, str | None]:
+        """``(preview_url, download_url)`` of ``attachment``; ``None`` where there is none.
+
+        Signed, expiring URLs of the attachment views (the ones ChatKit uses), so links
+        copied out of the admin stop working after ``CHATKIT_ATTACHMENT_URL_MAX_AGE``.
+        Where ``django_chatkit.urls`` is not mounted, the attachment admin's own file
+        view, which checks the staff member's *view* permission on each request. A
+        preview only for verified raster images (never SVG or HTML, which could run
+        script).
+        """
+        if not attachment.file_name:
+            return None, None
+        url = signed_file_url(attachment, request)
+        if url is None:
+            url = reverse(
+                f"{self.admin_site.name}:django_chatkit_attachment_file", args=[attachment.pk]
+            )
+            preview = f"{url}?inline=1" if is_inline(attachment) else None
+            return preview, url
+        return (url if is_inline(attachment) else None), url
+
+
+class HasFeedbackFilter(admin.SimpleListFilter):
+    title = _("feedback")
+    parameter_name = "feedback"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [
+            ("any", _("Any feedback")),
+            (FeedbackKind.POSITIVE, _("Positive feedback")),
+            (FeedbackKind.NEGATIVE, _("Negative feedback")),
+            ("none", _("No feedback")),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: models.QuerySet[Any]) -> Any:
+        value = self.value()
+        if value is None:
+            return queryset
+        feedback = Feedback.objects.filter(item__thread_id=models.OuterRef("pk"))
+        if value in FeedbackKind.values:
+            return queryset.filter(models.Exists(feedback.filter(kind=value)))
+        if value == "any":
+            return queryset.filter(models.Exists(feedback))
+        if value == "none":
+            return queryset.filter(~models.Exists(feedback))
+        return queryset
+
+
+class ThreadActionForm(helpers.ActionForm):
+    reason = forms.CharField(
+        label=_("Reason (shown to the user):"),
+        required=False,
+        max_length=500,
+        widget=forms.TextInput(attrs={"size": 20}),
+    )
+
+
+class ThreadStatusForm(forms.Form):
+    status = forms.ChoiceField(choices=ThreadStatus.choices)
+    reason = forms.CharField(required=False, max_length=500)
+
+
+@admin.register(Thread)
+class ThreadAdmin(HandoffAdminMixin, AttachmentLinksMixin, admin.ModelAdmin):
+    """Threads: a searchable changelist, a transcript page, moderation actions."""
+
+    # changelist
+    list_display = (
+        "display_title",
+        "owner",
+        "status",
+        "item_count",
+        "feedback_summary",
+        "updated_at",
+        "created_at",
+    )
+    list_display_links = ("display_title",)
+    list_filter = ("status", "handled_by_human", HasFeedbackFilter, "created_at", "updated_at")
+    list_select_related = ("user",)
+    date_hierarchy = "created_at"
+    ordering = ("-updated_at", "-pk")
+    list_per_page = 50
+    actions = ("lock_threads", "close_threads", "reopen_threads", "export_json")
+    action_form = ThreadActionForm
+    #: Also search the text of every message (a scan of the items table on big sites).
+    search_message_text = True
+    #: Extra search fields, after title, ChatKit id, the owner's username and email.
+    extra_search_fields: tuple[str, ...] = ()
+
+    # transcript
+    transcript_template = "admin/django_chatkit/thread/transcript.html"
+    #: Items per transcript page (long threads are paginated).
+    transcript_page_size = 50
+    #: Load http(s) images of widgets and generated images in the staff member's
+    #: browser (off: they are shown as links; raster ``data:`` images always show).
+    load_remote_images = False
+    #: Builds transcript entries; per-type templates live in
+    #: ``admin/django_chatkit/items/<item type>.html``.
+    transcript_builder_class = TranscriptBuilder
+    status_reason_max_length = 500
+    export_filename = "chatkit-threads-{now:%Y%m%d-%H%M%S}.json"
+
+    class Media:
+        css = {"all": ("django_chatkit/admin/transcript.css",)}
+
+    # queryset and columns ---------------------------------------------------
+
+    def get_queryset(self, request: HttpRequest) -> models.QuerySet[Thread]:
+        feedback = Feedback.objects.filter(item__thread_id=models.OuterRef("pk"))
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("user")
+            .annotate(
+                item_count=_count_subquery(
+                    ThreadItem.objects.filter(thread_id=models.OuterRef("pk")), "thread_id"
+                ),
+                positive_count=_count_subquery(
+                    feedback.filter(kind=FeedbackKind.POSITIVE), "item__thread_id"
+                ),
+                negative_count=_count_subquery(
+                    feedback.filter(kind=FeedbackKind.NEGATIVE), "item__thread_id"
+                ),
+            )
+        )
+
+    def get_search_fields(self, request: HttpRequest) -> list[str]:
+        fields = ["title", "=chatkit_id", *user_search_fields(), *self.extra_search_fields]
+        if self.search_message_text:
+            fields.append("items__text")
+        return fields
+
+    @admin.display(description=_("title"), ordering="title")
+    def display_title(self, obj: Thread) -> str:
+        if obj.title:
+            return Truncator(obj.title).chars(80)
+        return f"({_('untitled')}) {obj.chatkit_id}"
+
+    @admin.display(description=_("owner"), ordering="user")
+    def owner(self, obj: Thread) -> str:
+        return obj.user.get_username()
+
+    @admin.display(description=_("items"), ordering="item_count")
+    def item_count(self, obj: Thread) -> int:
+        return getattr(obj, "item_count", 0)
+
+    @admin.display(description=_("feedback"))
+    def feedback_summary(self, obj: Thread) -> SafeString | str | None:
+        positive = getattr(obj, "positive_count", 0)
+        negative = getattr(obj, "negative_count", 0)
+        if not (positive or negative):
+            return None
+        badges = []
+        if positive:
+            badges.append(
+                format_html(
+                    '<span class="ck-fb ck-fb-positive" title="{}">+{}</span>',
+                    _("positive"),
+                    positive,
+                )
+            )
+        if negative:
+            badges.append(
+                format_html(
+                    '<span class="ck-fb ck-fb-negative" title="{}">-{}</span>',
+                    _("negative"),
+                    negative,
+                )
+            )
+        return format_html_join(" ", "{}", ((badge,) for badge in badges))
+
+    # permissions --------------------------------------------------------------
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # threads are created by ChatKit, never by hand
+
+    # urls ---------------------------------------------------------------------
+
+    def get_urls(self) -> list[Any]:
+        info = self.opts.app_label, self.opts.model_name
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "<path:object_id>/status/",
+                view(self.status_view),
+                name="{}_{}_status".format(*info),
+            ),
+            path(
+                "<path:object_id>/export/",
+                view(self.export_view),
+                name="{}_{}_export".format(*info),
+            ),
+            path(
+                "<path:object_id>/items/<int:item_pk>/json/",
+                view(self.item_json_view),
+                name="{}_{}_item_json".format(*info),
+            ),
+            *super().get_urls(),
+        ]
+
+    def _url(self, name: str, *args: Any) -> str:
+        info = self.opts.app_label, self.opts.model_name
+        return reverse(f"{self.admin_site.name}:{info[0]}_{info[1]}_{name}", args=args)
+
+    def _get_readable(self, request: HttpRequest, object_id: str) -> Thread:
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            raise Http404(_("This thread does not exist."))
+        if not self.has_view_or_change_permission(request, obj):
+            raise PermissionDenied
+        return obj
+
+    # transcript ------------------------------------------------------------------
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        """The thread page is a read-only transcript (status changes go to ``status/``)."""
+        return self.transcript_view(request, object_id, extra_context)
+
+    def get_transcript_builder(self, request: HttpRequest, thread: Thread) -> TranscriptBuilder:
+        return self.transcript_builder_class(
+            markdown=self.render_markdown, load_remote_images=self.load_remote_images
+        )
+
+    def render_markdown(self, text: str) -> SafeString:
+        """Assistant text as safe HTML; override to use another (safe) renderer."""
+        return render_markdown(text)
+
+    def get_transcript_items(self, request: HttpRequest, thread: Thread) -> Any:
+        return ThreadItem.objects.filter(thread_id=thread.pk).order_by("created_at", "pk")
+
+    def get_transcript_page(self, request: HttpRequest, thread: Thread) -> Any:
+        items = self.get_transcript_items(request, thread).only(
+            "pk", "chatkit_id", "type", "created_at", "payload"
+        )
+        paginator = Paginator(items, self.transcript_page_size)
+        number = request.GET.get("page", 1)
+        return paginator.get_page(paginator.num_pages if number == "last" else number)
+
+    def build_transcript(self, request: HttpRequest, thread: Thread, rows: list[Any]) -> list[Any]:
+        """Transcript entries of ``rows``: two more queries (attachments, feedback)."""
+        builder = self.get_transcript_builder(request, thread)
+        parsed = []
+        for row in rows:
+            try:
+                data = json.loads(row.payload)
+            except ValueError:
+                data = {"unreadable_payload": row.payload}
+            parsed.append((row, data if isinstance(data, dict) else {"payload": data}))
+        attachment_ids = builder.attachment_ids(data for _row, data in parsed)
+        attachments = {}
+        if attachment_ids:
+            for attachment in Attachment.objects.filter(
+                user_id=thread.user_id, scope=thread.scope, chatkit_id__in=attachment_ids
+            ):
+                attachments[attachment.chatkit_id] = self.attachment_view(request, attachment)
+        feedback: dict[int, list[FeedbackView]] = {}
+        for item_id, kind, username, updated_at in Feedback.objects.filter(
+            item_id__in=[row.pk for row, _data in parsed]
+        ).values_list("item_id", "kind", f"user__{get_user_model().USERNAME_FIELD}", "updated_at"):
+            feedback.setdefault(item_id, []).append(FeedbackView(kind, username, updated_at))
+        entries = []
+        for row, data in parsed:
+            entry = builder.entry(
+                row.pk,
+                row.chatkit_id,
+                row.type,
+                row.created_at,
+                data,
+                attachments,
+                feedback.get(row.pk, []),
+            )
+            entry.extra["json_url"] = self._url("item_json", quote(thread.pk), row.pk)
+            entries.append(entry)
+        return entries
+
+    def attachment_view(self, request: HttpRequest, attachment: Attachment) -> AttachmentView:
+        preview, download = self.get_attachment_links(attachment, request)
+        admin_url = None
+        if self.admin_site.is_registered(Attachment):
+            admin_url = reverse(
+                f"{self.admin_site.name}:django_chatkit_attachment_change", args=[attachment.pk]
+            )
+        return AttachmentView(
+            id=attachment.chatkit_id,
+            name=attachment.name,
+            mime_type=attachment.mime_type,
+            type=attachment.type,
+            size=attachment.size,
+            preview_url=preview,
+            download_url=download,
+            admin_url=admin_url,
+        )
+
+    def transcript_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        if request.method not in ("GET", "HEAD"):
+            return HttpResponseNotAllowed(["GET", "HEAD"])
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_view_or_change_permission(request, obj):
+            raise PermissionDenied
+        page = self.get_transcript_page(request, obj)
+        entries = self.build_transcript(request, obj, list(page.object_list))
+        metadata: Any = {}
+        with contextlib.suppress(ValueError):
+            metadata = json.loads(obj.payload)
+        status = metadata.get("status") if isinstance(metadata, dict) else None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": obj.title or obj.chatkit_id,
+            "subtitle": None,
+            "opts": self.opts,
+            "app_label": self.opts.app_label,
+            "original": obj,
+            "object_id": obj.pk,
+            "thread": obj,
+            "owner": obj.user,
+            "status_reason": status.get("reason") if isinstance(status, dict) else None,
+            "thread_metadata": json.dumps(metadata.get("metadata") or {}, indent=2)
+            if isinstance(metadata, dict)
+            else "",
+            "entries": entries,
+            "page_obj": page,
+            "paginator": page.paginator,
+            "page_range": list(page.paginator.get_elided_page_range(page.number)),
+            "status_choices": ThreadStatus.choices,
+            "has_view_permission": True,
+            "has_change_permission": self.has_change_permission(request, obj),
+            "has_delete_permission": self.has_delete_permission(request, obj),
+            "status_url": self._url("status", quote(obj.pk)),
+            "export_url": self._url("export", quote(obj.pk)),
+            "delete_url": self._url("delete", quote(obj.pk)),
+            "history_url": self._url("history", quote(obj.pk)),
+            "changelist_url": self._url("changelist"),
+            "media": self.media,
+            "is_popup": False,
+            "to_field": None,
+            **self.handoff_context(request, obj),
+            **(extra_context or {}),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, self.transcript_template, context)
+
+    def item_json_view(self, request: HttpRequest, object_id: str, item_pk: int) -> HttpResponse:
+        """The stored JSON of one item, pretty-printed (view permission)."""
+        obj = self._get_readable(request, object_id)
+        payload = (
+            ThreadItem.objects.filter(thread_id=obj.pk, pk=item_pk)
+            .values_list("payload", flat=True)
+            .first()
+        )
+        if payload is None:
+            raise Http404(_("This item does not exist."))
+        body = json.dumps(json.loads(payload), indent=2, ensure_ascii=False)
+        return HttpResponse(body, content_type="application/json; charset=utf-8")
+
+    # moderation --------------------------------------------------------------------
+
+    def set_thread_status(
+        self, request: HttpRequest, threads: Any, status: str, reason: str | None = None
+    ) -> int:
+        """Set ``status`` (active, locked, closed) on ``threads``, as the user's ChatKit
+        will see it; returns how many changed. Last activity is left as it is."""
+        reason = (reason or "").strip()[: self.status_reason_max_length] or None
+        if status == ThreadStatus.ACTIVE:
+            reason = None
+        changed = []
+        with transaction.atomic():
+            rows = threads.select_for_update().only(
+                "pk", "chatkit_id", "title", "status", "created_at", "payload"
+            )
+            for thread in rows.order_by("pk"):
+                before = thread.payload
+                thread.set_status(status, reason)
+                if thread.payload != before:
+                    changed.append(thread)
+            Thread.objects.bulk_update(changed, ["status", "payload"], batch_size=500)
+        label = ThreadStatus(status).label
+        for thread in changed:
+            message = f"Status set to {label}" + (f": {reason}" if reason else "")
+            self.log_change(request, thread, message)
+        return len(changed)
+
+    def _status_action(self, request: HttpRequest, queryset: Any, status: str) -> None:
+        reason = request.POST.get("reason", "")
+        # Plain rows (no annotations) for the update.
+        threads = Thread.objects.filter(pk__in=queryset.values("pk"))
+        changed = self.set_thread_status(request, threads, status, reason)
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d thread is now %(status)s.",
+                "%(count)d threads are now %(status)s.",
+                changed,
+            )
+            % {"count": changed, "status": ThreadStatus(status).label.lower()},
+            messages.SUCCESS,
+        )
+
+    @admin.action(description=_("Lock selected threads"), permissions=["change"])
+    def lock_threads(self, request: HttpRequest, queryset: Any) -> None:
+        self._status_action(request, queryset, ThreadStatus.LOCKED)
+
+    @admin.action(description=_("Close selected threads"), permissions=["change"])
+    def close_threads(self, request: HttpRequest, queryset: Any) -> None:
+        self._status_action(request, queryset, ThreadStatus.CLOSED)
+
+    @admin.action(description=_("Reopen selected threads"), permissions=["change"])
+    def reopen_threads(self, request: HttpRequest, queryset: Any) -> None:
+        self._status_action(request, queryset, ThreadStatus.ACTIVE)
+
+    def status_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """POST ``status`` (and ``reason``): lock, close or reopen one thread."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            raise Http404(_("This thread does not exist."))
+        if not self.has_change_permission(request, obj):
+            raise PermissionDenied
+        form = ThreadStatusForm(request.POST)
+        if not form.is_valid():
+            self.message_user(request, _("Unknown status."), messages.ERROR)
+        else:
+            status = form.cleaned_data["status"]
+            threads = Thread.objects.filter(pk=obj.pk)
+            if self.set_thread_status(request, threads, status, form.cleaned_data["reason"]):
+                self.message_user(
+                    request,
+                    _("The thread is now %(status)s.")
+                    % {"status": ThreadStatus(status).label.lower()},
+                    messages.SUCCESS,
+                )
+        return HttpResponseRedirect(self._url("change", quote(obj.pk)))
+
+    # export ---------------------------------------------------------------------
+
+    def export_response(self, queryset: Any) -> HttpResponse:
+        threads = Thread.objects.filter(pk__in=queryset.values("pk"))
+        response = HttpResponse(export_threads(threads), content_type="application/json")
+        filename = self.export_filename.format(now=timezone.localtime())
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+    @admin.action(description=_("Export selected threads as JSON"), permissions=["view"])
+    def export_json(self, request: HttpRequest, queryset: Any) -> HttpResponse:
+        return self.export_response(queryset)
+
+    def export_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        obj = self._get_readable(request, object_id)
+        return self.export_response(Thread.objects.filter(pk=obj.pk))
+
+    # deletion (with items, feedback, attachments and their files) ----------------
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        """A summary instead of one line per item (a thread may hold 10,000 items)."""
+        threads = list(objs)
+        summary = count_thread_contents(Thread.objects.filter(pk__in=[t.pk for t in threads]))
+        to_delete: list[Any] = [
+            format_html('{}: <a href="{}">{}</a>', _("Thread"), self._url("change", t.pk), t)
+            for t in threads[:100]
+        ]
+        if len(threads) > 100:
+            to_delete.append(_("… and %(count)d more threads") % {"count": len(threads) - 100})
+        model_count = {
+            Thread._meta.verbose_name_plural: summary.threads,
+            ThreadItem._meta.verbose_name_plural: summary.items,
+            Attachment._meta.verbose_name_plural: summary.attachments,
+        }
+        perms_needed = set()
+        if not self.has_delete_permission(request):
+            perms_needed.add(str(Thread._meta.verbose_name))
+        return to_delete, model_count, perms_needed, []
+
+    def delete_model(self, request: HttpRequest, obj: Thread) -> None:
+        delete_threads([obj.pk])
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        delete_threads(Thread.objects.filter(pk__in=queryset.values("pk")))
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(AttachmentLinksMixin, admin.ModelAdmin):
+    """Uploaded files: owner, thread, type, size, preview and download."""
+
+    list_display = (
+        "name",
+        "owner",
+        "thread_link",
+        "type",
+        "mime_type",
+        "display_size",
+        "preview",
+        "download",
+        "created_at",
+    )
+    list_filter = ("type", "upload_state", "created_at")
+    list_select_related = ("user", "thread")
+    date_hierarchy = "created_at"
+    ordering = ("-created_at", "-pk")
+    list_per_page = 50
+    fields = (
+        "preview",
+        "name",
+        "chatkit_id",
+        "owner",
+        "scope",
+        "thread_link",
+        "type",
+        "mime_type",
+        "display_size",
+        "download",
+        "upload_state",
+        "storage",
+        "file_name",
+        "uploaded_at",
+        "created_at",
+    )
+    readonly_fields = fields
+    #: Largest preview, in CSS pixels, in the list and on the detail page.
+    thumbnail_size = 64
+    detail_thumbnail_size = 320
+
+    class Media:
+        css = {"all": ("django_chatkit/admin/transcript.css",)}
+
+    def get_search_fields(self, request: HttpRequest) -> list[str]:
+        return ["name", "=chatkit_id", *user_search_fields()]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # read-only: the form would have nothing to save
+
+    @admin.display(description=_("owner"), ordering="user")
+    def owner(self, obj: Attachment) -> str:
+        return obj.user.get_username()
+
+    @admin.display(description=_("thread"), ordering="thread")
+    def thread_link(self, obj: Attachment) -> SafeString | str | None:
+        if obj.thread_id is None:
+            return None
+        url = reverse(f"{self.admin_site.name}:django_chatkit_thread_change", args=[obj.thread_id])
+        return format_html('<a href="{}">{}</a>', url, obj.thread)
+
+    @admin.display(description=_("size"), ordering="size")
+    def display_size(self, obj: Attachment) -> str | None:
+        return filesizeformat(obj.size) if obj.size is not None else None
+
+    def _thumbnail(self, obj: Attachment, size: int) -> SafeString | str | None:
+        preview, _download = self.get_attachment_links(obj)
+        if not preview:
+            return None
+        return format_html(
+            '<img class="ck-thumb" src="{}" alt="{}" loading="lazy" '
+            'style="max-width:{}px;max-height:{}px">',
+            preview,
+            obj.name,
+            size,
+            size,
+        )
+
+    @admin.display(description=_("preview"))
+    def preview(self, obj: Attachment) -> SafeString | str | None:
+        return self._thumbnail(obj, self.thumbnail_size)
+
+    @admin.display(description=_("download"))
+    def download(self, obj: Attachment) -> SafeString | str | None:
+        _preview, url = self.get_attachment_links(obj)
+        if not url:
+            return None
+        return format_html('<a href="{}">{}</a>', url, _("Download"))
+
+    def get_urls(self) -> list[Any]:
+        return [
+            path(
+                "<path:object_id>/file/",
+                self.admin_site.admin_view(self.file_view),
+                name="django_chatkit_attachment_file",
+            ),
+            *super().get_urls(),
+        ]
+
+    def file_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The attachment's bytes for a staff member with *view* permission.
+
+        Only PNG/JPEG/GIF/WebP images are served inline (``?inline=1``); everything else is
+        a download, sandboxed and never sniffed, so an uploaded HTML or SVG file cannot
+        run script on the admin's origin.
+        """
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            raise Http404(_("This attachment does not exist."))
+        if not self.has_view_or_change_permission(request, obj):
+            raise PermissionDenied
+        if not obj.file_name:
+            raise Http404(_("This attachment has no file."))
+        try:
+            handle = storages[obj.storage].open(obj.file_name, "rb")
+        except (InvalidStorageError, FileNotFoundError, OSError) as exc:
+            raise Http404(_("The file of this attachment is missing.")) from exc
+        inline = request.GET.get("inline") == "1" and is_inline(obj)
+        response = FileResponse(
+            handle,
+            as_attachment=not inline,
+            filename=obj.name,
+            content_type=obj.mime_type if inline else "application/octet-stream",
+        )
+        response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+        response["X-Content-Type-Options"] = "nosniff"
+        return response

@@ -1,0 +1,56 @@
+"""Persisting ``items.feedback``: one row per user and item, the latest kind wins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chatkit.store import NotFoundError
+from django.db import transaction
+from django.utils import timezone
+
+from ..models import Feedback, FeedbackKind, Thread, ThreadItem
+
+
+def save_feedback(owner: dict[str, Any], thread_id: str, item_ids: list[str], kind: str) -> int:
+    """Record ``kind`` (positive/negative) by the owner on items of the owner's thread.
+
+    ``owner`` is :func:`django_chatkit.store.owner_filter` of the context. A thread or an
+    item that is missing or somebody else's raises ``NotFoundError``, and then nothing
+    is saved. Returns the number of items the feedback is on.
+    """
+    if kind not in FeedbackKind.values:
+        raise ValueError(f"Unknown feedback kind {kind!r}")
+    wanted = list(dict.fromkeys(item_ids))
+    with transaction.atomic():
+        thread_pk = (
+            Thread.objects.filter(**owner, chatkit_id=thread_id)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if thread_pk is None:
+            raise NotFoundError(f"Thread {thread_id} not found")
+        found = dict(
+            ThreadItem.objects.filter(thread_id=thread_pk, chatkit_id__in=wanted).values_list(
+                "chatkit_id", "pk"
+            )
+        )
+        for item_id in wanted:
+            if item_id not in found:
+                raise NotFoundError(f"Item {item_id} not found")
+        now = timezone.now()
+        Feedback.objects.bulk_create(
+            [
+                Feedback(
+                    user_id=owner["user_id"],
+                    item_id=found[item_id],
+                    kind=kind,
+                    created_at=now,
+                    updated_at=now,
+                )
+                for item_id in wanted
+            ],
+            update_conflicts=True,
+            unique_fields=["user", "item"],
+            update_fields=["kind", "updated_at"],
+        )
+    return len(wanted)

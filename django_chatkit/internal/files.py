@@ -1,0 +1,334 @@
+"""Attachment bytes: storage paths, signed URLs, content checks and S3 specifics.
+
+Three kinds of signed tokens (``django.core.signing``, keyed by ``SECRET_KEY``):
+
+* file tokens ``{"p": <row pk>}`` (salt ``FILE_SALT``) in preview/download URLs, valid
+  ``CHATKIT_ATTACHMENT_URL_MAX_AGE`` seconds. The store re-signs them whenever it loads
+  an attachment or a thread's items, so a stored ``preview_url`` never goes stale.
+* upload tokens ``{"p": <row pk>, "n": <nonce>}`` (salt ``UPLOAD_SALT``) in two-phase
+  upload URLs, valid ``CHATKIT_UPLOAD_URL_MAX_AGE`` seconds and usable once: the nonce is
+  also stored on the row and cleared, atomically, by the upload that uses it.
+
+Storage paths are chosen here, never taken from the client: a prefix, the month and 128
+random bits, plus the extension of the *verified* type.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import AsyncIterator, Sequence
+from functools import cache
+from typing import IO, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from asgiref.sync import sync_to_async
+from chatkit import types as ck
+from chatkit.store import NotFoundError
+from django.core import signing
+from django.core.exceptions import ImproperlyConfigured
+from django.core.files import File
+from django.core.files.storage import Storage, storages
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+from pydantic import AnyUrl
+
+from ..conf import conf
+from ..models import Attachment, UploadState
+from .db import run_db
+from .sniff import (
+    HEAD_BYTES,
+    IMAGE_TYPES,
+    ContentMismatch,
+    extensions,
+    is_text_type,
+    verify_content,
+)
+
+logger = logging.getLogger("django_chatkit")
+
+FILE_SALT = "django_chatkit.attachments.file"
+UPLOAD_SALT = "django_chatkit.attachments.upload"
+CHUNK_SIZE = 64 * 1024
+
+
+class AttachmentRejected(ValueError):
+    """An upload that breaks a rule: ``status`` is the HTTP answer (413, 415, ...)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+def too_large(size: int | None = None) -> AttachmentRejected:
+    limit = conf.CHATKIT_ATTACHMENT_MAX_BYTES
+    return AttachmentRejected(
+        413, "attachment_too_large", f"Attachments may be at most {limit} bytes."
+    )
+
+
+def unsupported_type(message: str) -> AttachmentRejected:
+    return AttachmentRejected(415, "unsupported_attachment_type", message)
+
+
+# paths and names ---------------------------------------------------------------------
+
+
+def new_file_name(mime_type: str) -> str:
+    """A fresh, unguessable storage path for a file of ``mime_type``."""
+    prefix = conf.CHATKIT_ATTACHMENT_PATH_PREFIX.strip("/")
+    extension = next(iter(extensions(mime_type)), "")
+    name = f"{timezone.now():%Y/%m}/{secrets.token_hex(16)}{extension}"
+    return f"{prefix}/{name}" if prefix else name
+
+
+def display_name(value: str | None, fallback: str = "file") -> str:
+    """The client's file name reduced to something safe to show: its last path
+    component, without control characters, at most 255 characters."""
+    name = (value or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable()).strip().strip(".")
+    return name[:255] or fallback
+
+
+# URLs --------------------------------------------------------------------------------
+
+
+def absolute_url(path: str, request: HttpRequest | None) -> str:
+    """``path`` as an absolute URL: from the request (proxy-aware through Django's
+    ``USE_X_FORWARDED_HOST``/``SECURE_PROXY_SSL_HEADER``), else ``CHATKIT_ATTACHMENT_BASE_URL``."""
+    if request is not None:
+        return request.build_absolute_uri(path)
+    base = conf.CHATKIT_ATTACHMENT_BASE_URL
+    if not base:
+        raise ImproperlyConfigured(
+            "Attachment URLs are built outside a request (ChatKitContext.request is None): "
+            "set CHATKIT_ATTACHMENT_BASE_URL, e.g. 'https://chat.example.com'."
+        )
+    return base.rstrip("/") + path
+
+
+def file_token(pk: int) -> str:
+    return signing.dumps({"p": pk}, salt=FILE_SALT)
+
+
+def file_url(pk: int, request: HttpRequest | None) -> str:
+    """The signed, expiring preview/download URL of attachment row ``pk``."""
+    path = reverse("django_chatkit:attachment-file", kwargs={"token": file_token(pk)})
+    return absolute_url(path, request)
+
+
+def read_file_token(token: str) -> int:
+    """The row pk of a file token; ``signing.BadSignature`` (or its subclass
+    ``SignatureExpired``) when forged or too old."""
+    data = signing.loads(token, salt=FILE_SALT, max_age=conf.CHATKIT_ATTACHMENT_URL_MAX_AGE)
+    return int(data["p"])
+
+
+def upload_url(pk: int, attachment_id: str, nonce: str, request: HttpRequest | None) -> str:
+    token = signing.dumps({"p": pk, "n": nonce}, salt=UPLOAD_SALT)
+    path = reverse(
+        "django_chatkit:attachment-upload-url",
+        kwargs={"attachment_id": attachment_id, "token": token},
+    )
+    return absolute_url(path, request)
+
+
+def read_upload_token(token: str) -> tuple[int, str]:
+    data = signing.loads(token, salt=UPLOAD_SALT, max_age=conf.CHATKIT_UPLOAD_URL_MAX_AGE)
+    return int(data["p"]), str(data["n"])
+
+
+def _resign(url: str, request: HttpRequest | None) -> str:
+    """``url`` with its file token (if it has one of ours) signed anew."""
+    parts = urlsplit(url)
+    segments = parts.path.split("/")
+    for index, segment in enumerate(segments):
+        if segment.count(":") != 2:
+            continue
+        try:
+            data = signing.loads(segment, salt=FILE_SALT)
+        except signing.BadSignature:
+            continue
+        segments[index] = file_token(int(data["p"]))
+        path = "/".join(segments)
+        if request is not None:
+            return request.build_absolute_uri(path)
+        return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
+    return url
+
+
+def refresh_attachment(attachment: ck.Attachment, request: HttpRequest | None) -> ck.Attachment:
+    """The attachment with a freshly signed ``preview_url`` (other URLs are left alone)."""
+    if not isinstance(attachment, ck.ImageAttachment):
+        return attachment
+    old = str(attachment.preview_url)
+    new = _resign(old, request)
+    if new == old:
+        return attachment
+    return attachment.model_copy(update={"preview_url": AnyUrl(new)})
+
+
+def refresh_items(items: Sequence[ck.ThreadItem], request: HttpRequest | None) -> None:
+    """Re-sign, in place, the preview URLs of the attachments of user messages."""
+    for item in items:
+        if isinstance(item, ck.UserMessageItem) and item.attachments:
+            item.attachments = [refresh_attachment(a, request) for a in item.attachments]
+
+
+# storages ----------------------------------------------------------------------------
+
+
+@cache
+def _s3_storage_class() -> type | None:
+    try:
+        from storages.backends.s3 import S3Storage
+    except (ImportError, ImproperlyConfigured):
+        return None
+    return S3Storage
+
+
+def is_s3(storage: Storage) -> bool:
+    """Is ``storage`` django-storages' ``S3Storage`` (or a subclass)?"""
+    s3 = _s3_storage_class()
+    return s3 is not None and isinstance(storage, s3)
+
+
+def _s3_key(storage: Any, name: str) -> str:
+    from storages.utils import clean_name
+
+    return storage._normalize_name(clean_name(name))
+
+
+def presigned_put(storage: Any, name: str, mime_type: str) -> str:
+    """A presigned ``PUT`` URL for ``name``; the ``Content-Type`` is part of the signature."""
+    return storage.bucket.meta.client.generate_presigned_url(
+        "put_object",
+        Params={
+            "Bucket": storage.bucket_name,
+            "Key": _s3_key(storage, name),
+            "ContentType": mime_type,
+        },
+        ExpiresIn=conf.CHATKIT_UPLOAD_URL_MAX_AGE,
+        HttpMethod="PUT",
+    )
+
+
+def presigned_get(storage: Any, name: str, mime_type: str, disposition: str, expire: int) -> str:
+    """A presigned ``GET`` URL that answers with our ``Content-Type`` and disposition."""
+    return storage.url(
+        name,
+        parameters={"ResponseContentType": mime_type, "ResponseContentDisposition": disposition},
+        expire=expire,
+    )
+
+
+def served_type(mime_type: str) -> str:
+    """The ``Content-Type`` a file is served with (verified UTF-8 text says so)."""
+    return f"{mime_type}; charset=utf-8" if is_text_type(mime_type) else mime_type
+
+
+def read_head(storage: Storage, name: str, size: int = HEAD_BYTES) -> bytes:
+    """The first ``size`` bytes of a stored file (a ranged GET on S3)."""
+    if is_s3(storage):
+        obj: Any = storage.bucket.Object(_s3_key(storage, name))  # type: ignore[attr-defined]
+        return obj.get(Range=f"bytes=0-{size - 1}")["Body"].read()
+    with storage.open(name, "rb") as handle:
+        return handle.read(size)
+
+
+def save_file(storage: Storage, name: str, content: IO[bytes], mime_type: str) -> str:
+    """Store ``content`` under ``name`` (the storage may adjust it); return the name."""
+    file = File(content, name=name)
+    # S3Storage stores it as the object's ContentType.
+    file.content_type = mime_type  # type: ignore[attr-defined]
+    return storage.save(name, file, max_length=1024)
+
+
+def head_of(content: IO[bytes]) -> bytes:
+    content.seek(0)
+    head = content.read(HEAD_BYTES)
+    content.seek(0)
+    return head
+
+
+def check_upload(content: IO[bytes], size: int, declared: str) -> str:
+    """Enforce the size limit and the content check; return the verified type."""
+    if size > conf.CHATKIT_ATTACHMENT_MAX_BYTES:
+        raise too_large(size)
+    head = head_of(content)
+    try:
+        return verify_content(declared, head, complete=size <= len(head))
+    except ContentMismatch as exc:
+        raise unsupported_type(str(exc)) from None
+
+
+async def stream(handle: IO[bytes]) -> AsyncIterator[bytes]:
+    """The contents of an open file, chunk by chunk, read in worker threads."""
+    read = sync_to_async(handle.read, thread_sensitive=False)
+    try:
+        while chunk := await read(CHUNK_SIZE):
+            yield chunk
+    finally:
+        handle.close()
+
+
+# rows --------------------------------------------------------------------------------
+
+
+def completed(attachment: ck.Attachment, mime_type: str) -> ck.Attachment:
+    """The attachment once its bytes are in: no upload descriptor, the verified type."""
+    return attachment.model_copy(update={"upload_descriptor": None, "mime_type": mime_type})
+
+
+def finalize_presigned(row: Attachment) -> Attachment:
+    """Verify a file a client PUT straight into the bucket, the first time it is used.
+
+    Missing: ``NotFoundError``. Too large or not what it claims: the object is deleted
+    and :class:`AttachmentRejected` raised. Otherwise the row becomes complete.
+    """
+    storage = storages[row.storage]
+    try:
+        size = storage.size(row.file_name)
+    except FileNotFoundError:
+        raise NotFoundError(f"Attachment {row.chatkit_id} has not been uploaded") from None
+    head = read_head(storage, row.file_name)
+    try:
+        if size > conf.CHATKIT_ATTACHMENT_MAX_BYTES:
+            raise too_large(size)
+        try:
+            mime_type = verify_content(row.mime_type, head, complete=size <= len(head))
+        except ContentMismatch as exc:
+            raise unsupported_type(str(exc)) from None
+    except AttachmentRejected:
+        storage.delete(row.file_name)
+        raise
+    payload = completed(row.to_chatkit(), mime_type).model_dump_json()
+    now = timezone.now()
+    Attachment.objects.filter(pk=row.pk, upload_state=UploadState.PRESIGNED).update(
+        upload_state=UploadState.COMPLETE,
+        upload_nonce="",
+        size=size,
+        mime_type=mime_type,
+        uploaded_at=now,
+        payload=payload,
+    )
+    row.upload_state, row.size, row.mime_type = UploadState.COMPLETE, size, mime_type
+    row.uploaded_at, row.payload = now, payload
+    return row
+
+
+async def usable_attachment(row: Attachment, request: HttpRequest | None) -> ck.Attachment:
+    """The SDK attachment of ``row`` if its bytes are in (fresh preview URL included);
+    ``NotFoundError`` while an upload is outstanding."""
+    if row.upload_state == UploadState.PRESIGNED:
+        row = await run_db(finalize_presigned, row)
+    if row.upload_state == UploadState.PENDING:
+        raise NotFoundError(f"Attachment {row.chatkit_id} has not been uploaded")
+    return refresh_attachment(row.to_chatkit(), request)
+
+
+def is_inline(row: Attachment) -> bool:
+    """Verified raster images are shown inline; everything else is a download."""
+    return row.type == "image" and row.mime_type in IMAGE_TYPES

@@ -1,0 +1,93 @@
+"""``manage.py chatkit_cleanup``: delete uploads that never made it into a message."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from django_chatkit.conf import conf
+from django_chatkit.models import Attachment
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
+
+
+def parse_age(value: str) -> timedelta:
+    """``"3600s"``, ``"90m"``, ``"24h"``, ``"7d"``, ``"2w"`` as a duration.
+
+    The unit is required: a bare number would mean days to ``chatkit_purge`` and
+    something else here.
+    """
+    match = _AGE.match(value)
+    if not match:
+        raise CommandError(
+            f"--older-than {value!r} is not an age: use a number with a unit s, m, h, d or w "
+            "(e.g. 3600s, 90m, 24h, 7d)."
+        )
+    return timedelta(seconds=float(match[1]) * _UNITS[match[2].lower()])
+
+
+class Command(BaseCommand):
+    help = (
+        "Delete attachments that were never sent in a message (abandoned uploads, and "
+        "attachments of threads deleted outside ChatKit) and their files, once older "
+        "than an age."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--older-than",
+            metavar="AGE",
+            help="Only attachments created longer ago than AGE, a number with a unit "
+            "(e.g. 3600s, 90m, 24h, 7d). Default: CHATKIT_ATTACHMENT_CLEANUP_AGE (24h).",
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Report what would be deleted; delete nothing."
+        )
+        parser.add_argument(
+            "--batch-size", type=int, default=500, help="Rows deleted per transaction."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["older_than"] is None:
+            age = timedelta(seconds=conf.CHATKIT_ATTACHMENT_CLEANUP_AGE)
+        else:
+            age = parse_age(options["older_than"])
+        batch_size = options["batch_size"]
+        if batch_size < 1:
+            raise CommandError("--batch-size must be at least 1.")
+        cutoff = timezone.now() - age
+        abandoned = Attachment.objects.filter(thread__isnull=True, created_at__lt=cutoff)
+
+        if options["dry_run"]:
+            found = abandoned.aggregate(total=Sum("size"))
+            count = abandoned.count()
+            if options["verbosity"] > 1:
+                for chatkit_id, file_name in abandoned.values_list("chatkit_id", "file_name"):
+                    self.stdout.write(f"  {chatkit_id} {file_name or '(no file)'}")
+            self.stdout.write(
+                f"Would delete {count} attachment(s) older than {age} never sent in a "
+                f"message ({found['total'] or 0} bytes)."
+            )
+            return
+
+        deleted = 0
+        while True:
+            pks = list(abandoned.order_by("pk").values_list("pk", flat=True)[:batch_size])
+            if not pks:
+                break
+            with transaction.atomic():
+                # Re-checked: an attachment sent meanwhile stays. Files go on commit.
+                count, _ = Attachment.objects.filter(pk__in=pks, thread__isnull=True).delete()
+            deleted += count
+            if len(pks) < batch_size:
+                break
+        self.stdout.write(
+            f"Deleted {deleted} attachment(s) older than {age} never sent in a message."
+        )

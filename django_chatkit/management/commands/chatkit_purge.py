@@ -1,0 +1,79 @@
+"""``manage.py chatkit_purge --older-than DAYS [--dry-run]``: the data retention command.
+
+Deletes every thread whose last activity is older than ``DAYS`` days, with its items,
+feedback, attachments and their files. Run it daily (cron, a scheduled job) to enforce
+a retention policy; ``--dry-run`` only counts what would go.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+
+from django_chatkit.internal.deletion import (
+    DeletionSummary,
+    count_thread_contents,
+    delete_threads,
+)
+from django_chatkit.models import Thread
+
+
+class Command(BaseCommand):
+    help = (
+        "Delete ChatKit threads inactive for more than --older-than DAYS days, with their "
+        "items, feedback, attachments and files."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--older-than",
+            type=int,
+            required=True,
+            metavar="DAYS",
+            help="Delete threads whose last activity is more than DAYS days ago (DAYS >= 1).",
+        )
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="Only report what would be deleted.",
+        )
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=500,
+            help="Threads deleted per transaction (default: 500).",
+        )
+
+    def handle(
+        self, *args: Any, older_than: int, dry_run: bool, batch_size: int, **options: Any
+    ) -> None:
+        if older_than < 1:
+            raise CommandError("--older-than must be at least 1 day.")
+        if batch_size < 1:
+            raise CommandError("--batch-size must be at least 1.")
+        cutoff = timezone.now() - timedelta(days=older_than)
+        threads = Thread.objects.filter(updated_at__lt=cutoff)
+        when = cutoff.isoformat(timespec="seconds")
+        if dry_run:
+            summary = count_thread_contents(threads)
+            self.stdout.write(
+                f"Dry run: would delete {summary.threads} thread(s), {summary.items} item(s) "
+                f"and {summary.attachments} attachment(s) inactive since before {when}."
+            )
+            return
+        total = DeletionSummary()
+        while True:
+            # Each batch is its own transaction: a long purge never holds one big lock.
+            pks = list(threads.order_by("pk").values_list("pk", flat=True)[:batch_size])
+            if not pks:
+                break
+            total += delete_threads(pks, batch_size=batch_size)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Deleted {total.threads} thread(s), {total.items} item(s) and "
+                f"{total.attachments} attachment(s) inactive since before {when}."
+            )
+        )

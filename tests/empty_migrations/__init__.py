@@ -1,0 +1,1 @@
+"""An app's migrations package with no migration in it (tests/test_migrations.py)."""

@@ -1,0 +1,172 @@
+"""Real ASGI servers (daphne, uvicorn) serving ``tests.asgi`` on loopback, for live tests.
+
+The ``asgi_server`` fixture starts one server process per test module and server kind
+(tests using it run once under daphne, once under uvicorn). The process uses this test
+run's database (``CHATKIT_LIVE_DB_NAME``), so tests that talk to it must commit what
+they create: mark them ``django_db(transaction=True)``. ``live_client(server, user)``
+returns an ``httpx.Client`` logged in as ``user`` through a real session cookie, with a
+CSRF cookie and header, as the ChatKit web component sends them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+from django.utils.crypto import get_random_string
+
+ROOT = Path(__file__).resolve().parent.parent
+APPLICATION = "tests.asgi:application"
+HOST = "127.0.0.1"
+START_TIMEOUT = 30.0
+TIMEOUT = httpx.Timeout(20.0)
+
+COMMANDS: dict[str, list[str]] = {
+    "daphne": [sys.executable, "-m", "daphne", "-b", HOST, "-p", "{port}", APPLICATION],
+    "uvicorn": [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        APPLICATION,
+        "--host",
+        HOST,
+        "--port",
+        "{port}",
+        "--lifespan",
+        "off",
+        "--timeout-graceful-shutdown",
+        "2",
+    ],
+}
+
+
+@dataclass
+class LiveServer:
+    """A running ASGI server process; ``url`` is the ChatKit endpoint."""
+
+    kind: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    base_url: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.base_url = f"http://{HOST}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}/chatkit/"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def start_server(kind: str, env: dict[str, str], log_path: Path) -> LiveServer:
+    """Start a ``kind`` server on a free port and wait until it accepts connections."""
+    port = free_port()
+    command = [part.format(port=port) for part in COMMANDS[kind]]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = LiveServer(kind, port, process, log_path)
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{kind} exited with {process.returncode}:\n{server.log()}")
+        try:
+            with socket.create_connection((HOST, port), timeout=0.5):
+                return server
+        except OSError:
+            if time.monotonic() > deadline:
+                stop_server(server)
+                raise RuntimeError(f"{kind} did not listen on {port}:\n{server.log()}") from None
+            time.sleep(0.05)
+
+
+def stop_server(server: LiveServer) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait(timeout=10)
+
+
+def server_env(media_root: Path) -> dict[str, str]:
+    """The environment of a server process: this run's settings, database and media."""
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="tests.settings",
+        CHATKIT_LIVE_DB_NAME=str(connection.settings_dict["NAME"]),
+        CHATKIT_MEDIA_ROOT=str(media_root),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+@pytest.fixture(scope="module", params=sorted(COMMANDS))
+def asgi_server(
+    request: pytest.FixtureRequest,
+    django_db_setup: None,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[LiveServer]:
+    """A daphne, then a uvicorn server on loopback, sharing this run's test database."""
+    kind = request.param
+    directory = tmp_path_factory.mktemp(f"live-{kind}")
+    (directory / "media").mkdir()
+    server = start_server(kind, server_env(directory / "media"), directory / "server.log")
+    try:
+        yield server
+    finally:
+        stop_server(server)
+
+
+def live_client(server: LiveServer, user: Any = None, *, csrf: bool = True) -> httpx.Client:
+    """An HTTP client for ``server``, logged in as ``user`` (if given) by session cookie."""
+    cookies: dict[str, str] = {}
+    headers: dict[str, str] = {}
+    if user is not None:
+        client = Client()
+        client.force_login(user)
+        cookies[settings.SESSION_COOKIE_NAME] = client.cookies[settings.SESSION_COOKIE_NAME].value
+    if csrf:
+        token = get_random_string(32)
+        cookies[settings.CSRF_COOKIE_NAME] = token
+        headers["X-CSRFToken"] = token
+    return httpx.Client(base_url=server.base_url, cookies=cookies, headers=headers, timeout=TIMEOUT)
+
+
+def sse_frames(response: httpx.Response) -> Iterator[bytes]:
+    """The raw SSE frames of a streamed response (without the blank-line separator)."""
+    buffer = b""
+    for data in response.iter_raw():
+        buffer += data
+        while b"\n\n" in buffer:
+            frame, buffer = buffer.split(b"\n\n", 1)
+            yield frame
+    assert not buffer, f"the stream was cut off: {buffer[:80]!r}"
+
+
+@contextlib.contextmanager
+def streamed(client: httpx.Client, body: dict[str, Any]) -> Iterator[httpx.Response]:
+    with client.stream("POST", "/chatkit/", json=body) as response:
+        yield response

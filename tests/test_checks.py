@@ -1,0 +1,144 @@
+"""System checks of django_chatkit: one test per check id, and ``manage.py check``."""
+
+from __future__ import annotations
+
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+from django.test import override_settings
+
+from django_chatkit.checks import check_limits, check_server, check_sqlite_concurrency
+
+SQLITE_OK = {
+    "ENGINE": "django.db.backends.sqlite3",
+    "NAME": "chat.sqlite3",
+    "OPTIONS": {
+        "init_command": "PRAGMA journal_mode = WAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    },
+}
+
+
+class NotAServer:
+    pass
+
+
+def ids(messages: list[Any]) -> list[str]:
+    return [message.id for message in messages]
+
+
+def test_valid_server_passes() -> None:
+    assert check_server() == []
+
+
+@pytest.mark.parametrize("unset", [True, False])
+def test_e001_server_not_set(settings: Any, unset: bool) -> None:
+    if unset:
+        del settings.CHATKIT_SERVER
+    else:
+        settings.CHATKIT_SERVER = ""
+    [error] = check_server()
+    assert error.id == "django_chatkit.E001"
+    assert error.msg == "CHATKIT_SERVER is not set."
+    assert "DjangoChatKitServer" in error.hint
+
+
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        ("tests.nowhere.Server", "No module named 'tests.nowhere'"),
+        ("tests.servers.Missing", 'does not define a "Missing" attribute'),
+        ("NoDots", "doesn't look like a module path"),
+        ("tests.broken_server.Server", "RuntimeError('broken on import')"),
+    ],
+)
+def test_e002_server_not_importable(settings: Any, path: str, reason: str) -> None:
+    settings.CHATKIT_SERVER = path
+    [error] = check_server()
+    assert error.id == "django_chatkit.E002"
+    assert error.msg.startswith(f"CHATKIT_SERVER = {path!r} cannot be imported: ")
+    assert reason in error.msg
+
+
+@pytest.mark.parametrize("path", ["tests.test_checks.NotAServer", "django_chatkit.conf.conf"])
+def test_e003_not_a_server_class(settings: Any, path: str) -> None:
+    settings.CHATKIT_SERVER = path
+    [error] = check_server()
+    assert error.id == "django_chatkit.E003"
+    assert error.msg == f"CHATKIT_SERVER = {path!r} is not a ChatKitServer subclass."
+
+
+def test_e004_abstract_server(settings: Any) -> None:
+    settings.CHATKIT_SERVER = "django_chatkit.server.DjangoChatKitServer"
+    [error] = check_server()
+    assert error.id == "django_chatkit.E004"
+    assert error.msg == (
+        "CHATKIT_SERVER = 'django_chatkit.server.DjangoChatKitServer' is abstract: "
+        "implement respond."
+    )
+    assert error.hint
+
+
+def test_e005_numbers_out_of_range(settings: Any) -> None:
+    assert check_limits() == []
+    settings.CHATKIT_MAX_REQUEST_BYTES = 0
+    settings.CHATKIT_MAX_PAGE_SIZE = "lots"
+    settings.CHATKIT_SSE_KEEPALIVE = -1
+    messages = check_limits()
+    assert ids(messages) == ["django_chatkit.E005"] * 3
+    assert [message.msg for message in messages] == [
+        "CHATKIT_MAX_REQUEST_BYTES must be a number of at least 1.",
+        "CHATKIT_MAX_PAGE_SIZE must be a number of at least 1.",
+        "CHATKIT_SSE_KEEPALIVE must be a number of at least 0.",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("options", "missing"),
+    [
+        ({}, 'WAL journal mode, transaction_mode "IMMEDIATE"'),
+        ({"init_command": "PRAGMA journal_mode=WAL;"}, 'transaction_mode "IMMEDIATE"'),
+        ({"transaction_mode": "IMMEDIATE"}, "WAL journal mode"),
+        ({**SQLITE_OK["OPTIONS"], "init_command": "PRAGMA journal_mode=DELETE;"}, "WAL"),
+    ],
+)
+def test_w001_sqlite_without_concurrent_writers(options: dict[str, Any], missing: str) -> None:
+    databases = {
+        "default": {"ENGINE": "django.db.backends.postgresql", "NAME": "chat"},
+        "chats": {**SQLITE_OK, "OPTIONS": options},
+        "ok": SQLITE_OK,
+    }
+    # override_settings warns that changing DATABASES affects open connections; the
+    # check only reads the setting.
+    with (
+        pytest.warns(UserWarning, match="Overriding setting DATABASES"),
+        override_settings(DATABASES=databases),
+    ):
+        [warning] = check_sqlite_concurrency()
+    assert warning.id == "django_chatkit.W001"
+    assert warning.msg.startswith(
+        "The SQLite database 'chats' is not set up for concurrent writers (missing: "
+    )
+    assert missing in warning.msg
+    assert "transaction_mode" in warning.hint
+
+
+def test_w001_silent_for_the_test_database() -> None:
+    assert check_sqlite_concurrency() == []
+
+
+def test_manage_py_check(settings: Any) -> None:
+    out = StringIO()
+    call_command("check", stdout=out)
+    assert "System check identified no issues" in out.getvalue()
+
+    settings.CHATKIT_SERVER = "tests.nowhere.Server"
+    settings.CHATKIT_SSE_KEEPALIVE = -5
+    with pytest.raises(SystemCheckError) as failure:
+        call_command("check", stdout=StringIO(), stderr=StringIO())
+    assert "django_chatkit.E002" in str(failure.value)
+    assert "django_chatkit.E005" in str(failure.value)

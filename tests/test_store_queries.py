@@ -1,0 +1,158 @@
+"""Query budgets of ``DjangoStore``: a small, fixed number of statements per call, the
+same for a thread of 3 items as for one of 1,200, in one worker-thread hop whose
+connection is closed afterwards (a waiting stream pins no connection).
+
+Run with ``-s`` to print the table of counts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from django_chatkit.context import ChatKitContext
+from django_chatkit.internal.db import run_db
+from django_chatkit.models import Thread, ThreadItem
+from django_chatkit.store import DjangoStore
+from tests.querylog import capture_queries
+from tests.servers import ScriptedServer
+from tests.test_store import T0, file_attachment, message, thread_meta
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# Statements that read or write rows (BEGIN/SAVEPOINT left out: SQLite sends BEGIN
+# through a cursor, PostgreSQL does not), per call, whatever the size of the thread.
+BUDGETS: dict[str, int] = {
+    "load_thread": 1,
+    "save_thread (update)": 1,
+    "save_thread (new)": 2,
+    "load_threads": 1,
+    "load_threads (after)": 2,
+    "load_thread_items": 2,
+    "load_thread_items (after)": 3,
+    "load_item": 1,
+    "add_thread_item": 3,
+    "add_thread_item (existing id)": 4,
+    "save_item (existing)": 3,
+    "save_item (new)": 4,
+    "delete_thread_item": 3,
+    "delete_thread_item (missing)": 2,
+    "save_attachment (new)": 3,
+    "save_attachment (update)": 2,
+    "load_attachment": 1,
+    "delete_attachment": 2,
+    # Protocol requests through the SDK's ChatKitServer.process():
+    "threads.get_by_id": 3,
+    "threads.list": 1,
+    "items.list": 2,
+    "threads.update": 2,
+    # Django's cascade (kept so that any model pointing at items is honoured) deletes
+    # items and what points at them by id, 100 ids per statement: +2 per 100 items.
+    "delete_thread": 9,
+}
+GROWS_PER_100_ITEMS = {"delete_thread": 2}
+SIZES = (3, 1200)
+
+
+def operations(
+    store: DjangoStore, server: ScriptedServer, context: ChatKitContext
+) -> dict[str, Callable[[], Awaitable[Any]]]:
+    """Calls to measure, in an order in which each finds what it needs."""
+
+    def request(op: str, **params: Any) -> Callable[[], Awaitable[Any]]:
+        body = json.dumps({"type": op, "params": params})
+        return lambda: server.process(body, context)
+
+    return {
+        "load_thread": lambda: store.load_thread("thr_1", context),
+        "save_thread (update)": lambda: store.save_thread(thread_meta("thr_1", title="t"), context),
+        "save_thread (new)": lambda: store.save_thread(thread_meta("thr_2"), context),
+        "load_threads": lambda: store.load_threads(20, None, "desc", context),
+        "load_threads (after)": lambda: store.load_threads(20, "thr_2", "desc", context),
+        "load_thread_items": lambda: store.load_thread_items("thr_1", None, 50, "asc", context),
+        "load_thread_items (after)": lambda: store.load_thread_items(
+            "thr_1", "msg_1", 50, "desc", context
+        ),
+        "load_item": lambda: store.load_item("thr_1", "msg_1", context),
+        "add_thread_item": lambda: store.add_thread_item("thr_1", message("msg_new"), context),
+        "add_thread_item (existing id)": lambda: store.add_thread_item(
+            "thr_1", message("msg_new"), context
+        ),
+        "save_item (existing)": lambda: store.save_item(
+            "thr_1", message("msg_new", text="edited"), context
+        ),
+        "save_item (new)": lambda: store.save_item("thr_1", message("msg_new2"), context),
+        "delete_thread_item": lambda: store.delete_thread_item("thr_1", "msg_new2", context),
+        "delete_thread_item (missing)": lambda: store.delete_thread_item(
+            "thr_1", "msg_zz", context
+        ),
+        "save_attachment (new)": lambda: store.save_attachment(
+            file_attachment("atc_2", "thr_1"), context
+        ),
+        "save_attachment (update)": lambda: store.save_attachment(
+            file_attachment("atc_2", "thr_1"), context
+        ),
+        "load_attachment": lambda: store.load_attachment("atc_2", context),
+        "delete_attachment": lambda: store.delete_attachment("atc_2", context),
+        "threads.get_by_id": request("threads.get_by_id", thread_id="thr_1"),
+        "threads.list": request("threads.list", limit=10),
+        "items.list": request("items.list", thread_id="thr_1"),
+        "threads.update": request("threads.update", thread_id="thr_1", title="New"),
+        "delete_thread": lambda: store.delete_thread("thr_1", context),
+    }
+
+
+def bulk_thread(user: Any, items: int) -> None:
+    """A thread of ``items`` messages, all stamped with the same instant (worst case)."""
+    thread = Thread(user=user)
+    thread.set_metadata(thread_meta("thr_1"))
+    thread.save()
+    rows = []
+    for n in range(items):
+        row = ThreadItem(thread=thread)
+        row.set_item(message(f"msg_{n}", created_at=T0))
+        rows.append(row)
+    ThreadItem.objects.bulk_create(rows, batch_size=500)
+
+
+async def measure(user: Any, items: int) -> dict[str, tuple[int, int, int]]:
+    """``{call: (data statements, all statements, connections opened)}``, for a new user."""
+    context = ChatKitContext(user=user)
+    store = DjangoStore()
+    server = ScriptedServer(store=store)
+    await run_db(bulk_thread, user, items)
+    await store.save_attachment(file_attachment("atc_1", "thr_1"), context)
+
+    counts = {}
+    for name, call in operations(store, server, context).items():
+        with capture_queries() as log:
+            await call()
+        counts[name] = (len(log), len(log.statements), len(log.connections))
+        assert all(c.connection is None for c in log.connections), f"{name} left it open"
+    return counts
+
+
+async def test_each_call_has_a_fixed_query_budget(django_user_model):
+    by_size = {}
+    for size in SIZES:
+        user = await run_db(django_user_model.objects.create_user, f"user{size}")
+        by_size[size] = await measure(user, size)
+
+    vendor = connection.vendor
+    print(f"\n{'call':34} " + " ".join(f"{f'{n} items':>16}" for n in SIZES) + f"  ({vendor})")
+    for name in BUDGETS:
+        cells = [f"{d} data / {a} all" for d, a, _ in (by_size[n][name] for n in SIZES)]
+        print(f"{name:34} " + " ".join(f"{c:>16}" for c in cells))
+
+    small, large = (by_size[n] for n in SIZES)
+    assert list(small) == list(BUDGETS)
+    for name, budget in BUDGETS.items():
+        assert small[name][0] <= budget, (name, small[name])
+        growth = GROWS_PER_100_ITEMS.get(name, 0) * -(-(SIZES[1] - SIZES[0]) // 100)
+        assert small[name][0] <= large[name][0] <= small[name][0] + growth, (name, large[name])
+        if "." not in name:  # a store method: one worker-thread hop, one connection
+            assert small[name][2] == 1, (name, small[name])
