@@ -144,7 +144,7 @@ class HasFeedbackFilter(admin.SimpleListFilter):
         value = self.value()
         if value is None:
             return queryset
-        feedback = Feedback.objects.filter(item__thread_id=models.OuterRef("pk"))
+        feedback = Feedback.objects.filter(thread_id=models.OuterRef("pk"))
         if value in FeedbackKind.values:
             return queryset.filter(models.Exists(feedback.filter(kind=value)))
         if value == "any":
@@ -214,7 +214,7 @@ class ThreadAdmin(HandoffAdminMixin, AttachmentLinksMixin, admin.ModelAdmin):
     # queryset and columns ---------------------------------------------------
 
     def get_queryset(self, request: HttpRequest) -> models.QuerySet[Thread]:
-        feedback = Feedback.objects.filter(item__thread_id=models.OuterRef("pk"))
+        feedback = Feedback.objects.filter(thread_id=models.OuterRef("pk"))
         return (
             super()
             .get_queryset(request)
@@ -224,10 +224,10 @@ class ThreadAdmin(HandoffAdminMixin, AttachmentLinksMixin, admin.ModelAdmin):
                     ThreadItem.objects.filter(thread_id=models.OuterRef("pk")), "thread_id"
                 ),
                 positive_count=_count_subquery(
-                    feedback.filter(kind=FeedbackKind.POSITIVE), "item__thread_id"
+                    feedback.filter(kind=FeedbackKind.POSITIVE), "thread_id"
                 ),
                 negative_count=_count_subquery(
-                    feedback.filter(kind=FeedbackKind.NEGATIVE), "item__thread_id"
+                    feedback.filter(kind=FeedbackKind.NEGATIVE), "thread_id"
                 ),
             )
         )
@@ -367,10 +367,12 @@ class ThreadAdmin(HandoffAdminMixin, AttachmentLinksMixin, admin.ModelAdmin):
                 user_id=thread.user_id, scope=thread.scope, chatkit_id__in=attachment_ids
             ):
                 attachments[attachment.chatkit_id] = self.attachment_view(request, attachment)
-        feedback: dict[int, list[FeedbackView]] = {}
+        feedback: dict[str, list[FeedbackView]] = {}
         for item_id, kind, username, updated_at in Feedback.objects.filter(
-            item_id__in=[row.pk for row, _data in parsed]
-        ).values_list("item_id", "kind", f"user__{get_user_model().USERNAME_FIELD}", "updated_at"):
+            thread_id=thread.pk, item_chatkit_id__in=[row.chatkit_id for row, _data in parsed]
+        ).values_list(
+            "item_chatkit_id", "kind", f"user__{get_user_model().USERNAME_FIELD}", "updated_at"
+        ):
             feedback.setdefault(item_id, []).append(FeedbackView(kind, username, updated_at))
         entries = []
         for row, data in parsed:
@@ -381,7 +383,7 @@ class ThreadAdmin(HandoffAdminMixin, AttachmentLinksMixin, admin.ModelAdmin):
                 row.created_at,
                 data,
                 attachments,
-                feedback.get(row.pk, []),
+                feedback.get(row.chatkit_id, []),
             )
             entry.extra["json_url"] = self._url("item_json", quote(thread.pk), row.pk)
             entries.append(entry)

@@ -193,9 +193,7 @@ class ThreadItem(models.Model):
             ),
         ]
         indexes = [
-            models.Index(
-                fields=["thread", "created_at", "id"], name="django_chatkit_item_page"
-            ),
+            models.Index(fields=["thread", "created_at", "id"], name="django_chatkit_item_page"),
         ]
 
     def __str__(self) -> str:
@@ -245,9 +243,7 @@ class Attachment(models.Model):
     mime_type = models.CharField(_("MIME type"), max_length=255)
     size = models.BigIntegerField(_("size"), null=True, blank=True)
     storage = models.CharField(_("storage alias"), max_length=100, default="default")
-    file_name = models.CharField(
-        _("file name in storage"), max_length=1024, blank=True, default=""
-    )
+    file_name = models.CharField(_("file name in storage"), max_length=1024, blank=True, default="")
     uploaded_at = models.DateTimeField(_("uploaded"), null=True, blank=True)
     upload_state = models.CharField(
         _("upload state"), max_length=16, choices=UploadState.choices, blank=True, default=""
@@ -311,7 +307,12 @@ class FeedbackKind(models.TextChoices):
 
 
 class Feedback(models.Model):
-    """A user's thumbs up or down on a thread item (``items.feedback``), one per user and item."""
+    """A user's thumbs up or down on a thread item (``items.feedback``), one per user and item.
+
+    It points at the thread and names the item by its ChatKit id (no foreign key to the
+    item): thread items then have no dependent rows, so deleting a thread deletes its
+    items in one statement however long the thread is.
+    """
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -319,9 +320,10 @@ class Feedback(models.Model):
         related_name="chatkit_feedback",
         verbose_name=_("user"),
     )
-    item = models.ForeignKey(
-        ThreadItem, on_delete=models.CASCADE, related_name="feedback", verbose_name=_("item")
+    thread = models.ForeignKey(
+        Thread, on_delete=models.CASCADE, related_name="feedback", verbose_name=_("thread")
     )
+    item_chatkit_id = models.CharField(_("item ChatKit id"), max_length=255)
     kind = models.CharField(_("kind"), max_length=16, choices=FeedbackKind.choices)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated"), default=timezone.now)
@@ -330,8 +332,10 @@ class Feedback(models.Model):
         verbose_name = _("feedback")
         verbose_name_plural = _("feedback")
         constraints = [
-            models.UniqueConstraint(fields=["user", "item"], name="django_chatkit_feedback_once"),
+            models.UniqueConstraint(
+                fields=["user", "thread", "item_chatkit_id"], name="django_chatkit_feedback_once"
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} on {self.item_id}"
+        return f"{self.kind} on {self.item_chatkit_id}"

@@ -1,7 +1,9 @@
 """Signals a project can connect to (sync or async receivers).
 
 All are sent by :class:`django_chatkit.store.DjangoStore` after the change is committed,
-with ``sender`` the store class and ``context`` the :class:`ChatKitContext`.
+with ``sender`` the store class and ``context`` the :class:`ChatKitContext`. Items added
+outside a request (:mod:`django_chatkit.live`, staff replies) send ``item_saved`` too,
+with ``sender`` ``DjangoStore`` and the thread owner's context (``request`` ``None``).
 
 ``thread_created``
     A new thread was saved. Arguments: ``thread`` (``chatkit.types.ThreadMetadata``),

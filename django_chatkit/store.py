@@ -31,6 +31,7 @@ from .internal.files import refresh_items, usable_attachment
 from .internal.ids import new_id
 from .models import (
     Attachment,
+    Feedback,
     Thread,
     ThreadItem,
     decode_thread_item,
@@ -344,16 +345,13 @@ class DjangoStore(Store[ChatKitContext]):
         _require_findable(thread=thread_id)
 
         def delete() -> None:
-            deleted = 0
-            if _findable(item_id):
-                deleted, _ = ThreadItem.objects.filter(
-                    thread__user_id=owner["user_id"],
-                    thread__scope=owner["scope"],
-                    thread__chatkit_id=thread_id,
-                    chatkit_id=item_id,
-                ).delete()
-            if not deleted:
+            if not _findable(item_id):
                 _thread_pk(owner, thread_id)
+                return
+            pk = _thread_pk(owner, thread_id)
+            with transaction.atomic():
+                ThreadItem.objects.filter(thread_id=pk, chatkit_id=item_id).delete()
+                Feedback.objects.filter(thread_id=pk, item_chatkit_id=item_id).delete()
 
         await run_db(delete)
 

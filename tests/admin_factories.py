@@ -285,7 +285,10 @@ def mixed_items(thread: Thread, text: str = "", attachments: list[Attachment] = 
 
 
 def add_feedback(user: Any, rows: list[ThreadItem], kind: str) -> None:
-    Feedback.objects.bulk_create(Feedback(user=user, item=row, kind=kind) for row in rows)
+    Feedback.objects.bulk_create(
+        Feedback(user=user, thread_id=row.thread_id, item_chatkit_id=row.chatkit_id, kind=kind)
+        for row in rows
+    )
 
 
 def record_counts(name: str, value: dict[str, int]) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,6 +16,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings as django_settings
+from django.contrib.staticfiles import finders
 from playwright.sync_api import sync_playwright
 from websockets.exceptions import InvalidStatus
 
@@ -27,7 +27,7 @@ from tests.live import LiveServer, live_client
 from tests.protocol import add_message, new_thread, parse_sse
 from tests.sockets import open_socket, receive, servers, session_cookie
 
-LIVE_JS = Path(__file__).resolve().parent.parent / "django_chatkit/static/django_chatkit/live.js"
+LIVE_JS = finders.find("django_chatkit/live.js")  # the package's own copy
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 # A stand-in for ChatKit's <openai-chatkit> (its real script cannot load offline): it
@@ -49,7 +49,15 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture(scope="module")
 def daphne(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One server for the module. A server caches content types, whose ids change when a
+    transactional test flushes the database: only one test here writes admin history."""
     with servers(tmp_path_factory.mktemp("sockets"), 1) as started:
+        yield started[0]
+
+
+@pytest.fixture
+def fresh_daphne(django_db_setup: None, tmp_path: Any) -> Iterator[LiveServer]:
+    with servers(tmp_path, 1) as started:
         yield started[0]
 
 
@@ -129,7 +137,7 @@ def test_staff_hand_off_reaches_the_owners_open_chat_only(daphne: LiveServer) ->
         url = f"/admin/django_chatkit/thread/{thread.pk}/reply/"
         assert staff.post(url, data=data).status_code == 302
         action = "takes over" if handled else "hands back to the bot"
-        log("staff (admin)", f"{action}, replies {text!r}")
+        log("staff (admin)", f"{thread.user.get_username()}'s thread: {action}, replies {text!r}")
 
     with live_client(daphne, alice) as alice_http, live_client(daphne, bob) as bob_http:
         events = chat(alice_http, new_thread("echo hello bot"))
@@ -185,9 +193,10 @@ def test_staff_hand_off_reaches_the_owners_open_chat_only(daphne: LiveServer) ->
     print("\nHand-off transcript (live daphne):\n" + "\n".join(transcript))
 
 
-def test_live_js_refreshes_the_chat_showing_the_pushed_thread(daphne: LiveServer) -> None:
+def test_live_js_refreshes_the_chat_showing_the_pushed_thread(fresh_daphne: LiveServer) -> None:
     """live.js in Chromium: the session cookie opens the socket, and a staff reply makes
     the element that shows that thread (and only that one) call fetchUpdates()."""
+    daphne = fresh_daphne
     alice = make_user("alice")
     agent = make_user("agent", staff=True, perms=("view_thread", "reply_as_assistant"))
     with live_client(daphne, alice) as alice_http:
@@ -217,7 +226,8 @@ def test_live_js_refreshes_the_chat_showing_the_pushed_thread(daphne: LiveServer
             page.goto(f"{daphne.base_url}/chatkit/")  # 405 JSON: any response will do
             page.set_content(FAKE_CHAT_PAGE)
             page.wait_for_function(
-                "window.djangoChatkitLive && window.djangoChatkitLive.isConnected()"
+                "window.djangoChatkitLive && window.djangoChatkitLive.isConnected()",
+                timeout=10_000,
             )
             page.evaluate(
                 """id => document.getElementById("chat").dispatchEvent(
@@ -227,7 +237,7 @@ def test_live_js_refreshes_the_chat_showing_the_pushed_thread(daphne: LiveServer
             for thread in (other, shown):  # in this order, on one socket
                 url = f"/admin/django_chatkit/thread/{thread.pk}/reply/"
                 assert staff.post(url, data={"message": "From staff."}).status_code == 302
-            page.wait_for_function("window.fetchCalls >= 1")
+            page.wait_for_function("window.fetchCalls >= 1", timeout=10_000)
             assert page.evaluate("window.fetchCalls") == 1  # the other thread's push: none
         finally:
             browser.close()

@@ -42,7 +42,7 @@ def stored() -> dict[str, tuple[int, str]]:
     return {
         chatkit_id: (user_id, kind)
         for chatkit_id, user_id, kind in Feedback.objects.values_list(
-            "item__chatkit_id", "user_id", "kind"
+            "item_chatkit_id", "user_id", "kind"
         )
     }
 
@@ -56,11 +56,11 @@ async def test_feedback_is_saved_per_user_and_item_and_can_change():
     )
     assert result.json == b"{}"
     assert await stored() == {answer: (alice.pk, "positive"), widget: (alice.pk, "positive")}
-    first = await Feedback.objects.aget(item__chatkit_id=widget)
+    first = await Feedback.objects.aget(item_chatkit_id=widget)
 
     await server.process(feedback_request(thread.chatkit_id, [widget, widget], "negative"), context)
     assert await stored() == {answer: (alice.pk, "positive"), widget: (alice.pk, "negative")}
-    changed = await Feedback.objects.aget(item__chatkit_id=widget)
+    changed = await Feedback.objects.aget(item_chatkit_id=widget)
     assert changed.pk == first.pk and changed.created_at == first.created_at
     assert changed.updated_at > first.updated_at
 
@@ -99,3 +99,14 @@ def test_through_the_endpoint(client):
     response = client.post("/chatkit/", body, content_type="application/json")
     assert response.status_code == 200
     assert list(Feedback.objects.values_list("user_id", "kind")) == [(alice.pk, "negative")]
+
+
+async def test_deleting_an_item_deletes_its_feedback_only():
+    alice, _bob, thread, rows, *_ = await setup()
+    server, context = get_server(), ChatKitContext(user=alice)
+    answer, widget = rows[6].chatkit_id, rows[7].chatkit_id
+    await server.process(feedback_request(thread.chatkit_id, [answer, widget], "positive"), context)
+
+    await server.store.delete_thread_item(thread.chatkit_id, answer, context)
+
+    assert await stored() == {widget: (alice.pk, "positive")}

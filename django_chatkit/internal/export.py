@@ -78,9 +78,9 @@ def iter_export(threads: models.QuerySet[Thread], chunk_size: int = 2000) -> Ite
         )
         yield '], "feedback": '
         feedback = (
-            Feedback.objects.filter(item__thread_id=thread.pk)
-            .order_by("item__created_at", "item_id", "pk")
-            .values_list("item__chatkit_id", "user_id", "kind", "updated_at")
+            Feedback.objects.filter(thread_id=thread.pk)
+            .order_by("created_at", "pk")
+            .values_list("item_chatkit_id", "user_id", "kind", "updated_at")
         )
         yield _dumps(
             [

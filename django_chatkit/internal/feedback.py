@@ -29,9 +29,9 @@ def save_feedback(owner: dict[str, Any], thread_id: str, item_ids: list[str], ki
         )
         if thread_pk is None:
             raise NotFoundError(f"Thread {thread_id} not found")
-        found = dict(
+        found = set(
             ThreadItem.objects.filter(thread_id=thread_pk, chatkit_id__in=wanted).values_list(
-                "chatkit_id", "pk"
+                "chatkit_id", flat=True
             )
         )
         for item_id in wanted:
@@ -42,7 +42,8 @@ def save_feedback(owner: dict[str, Any], thread_id: str, item_ids: list[str], ki
             [
                 Feedback(
                     user_id=owner["user_id"],
-                    item_id=found[item_id],
+                    thread_id=thread_pk,
+                    item_chatkit_id=item_id,
                     kind=kind,
                     created_at=now,
                     updated_at=now,
@@ -50,7 +51,7 @@ def save_feedback(owner: dict[str, Any], thread_id: str, item_ids: list[str], ki
                 for item_id in wanted
             ],
             update_conflicts=True,
-            unique_fields=["user", "item"],
+            unique_fields=["user", "thread", "item_chatkit_id"],
             update_fields=["kind", "updated_at"],
         )
     return len(wanted)

@@ -106,7 +106,7 @@
         return;
       }
       if (message && message.type === "thread.updated") {
-        // notify(message.thread_id);
+        notify(message.thread_id);
       }
     });
     socket.addEventListener("close", function () {
