@@ -12,7 +12,7 @@ WHEEL_TESTS ?= tests
 # A Python 3.12 for the Django 6 run: pyenv's, else python3.12 on PATH.
 PYTHON312 ?= $(shell (command -v pyenv >/dev/null && ls -d "$$(pyenv root)"/versions/3.12*/bin/python 2>/dev/null | tail -n 1) || command -v python3.12)
 
-.PHONY: demo test test-sqlite test-postgres test-wheel test-django6 lint install clean
+.PHONY: chromium demo test test-sqlite test-postgres test-wheel test-django6 lint install clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=...)")'
@@ -29,8 +29,21 @@ demo: $(VENV)/.installed
 	$(BIN)/python manage.py ensure_demo_user
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
+## Browser tests drive Debian's chromium through Playwright (never a downloaded browser).
+CHROMIUM ?= $(or $(CHATKIT_CHROMIUM),/usr/bin/chromium)
+chromium:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "Installing Debian's chromium for the browser tests..."; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else \
+			echo "The browser tests need Chromium at $(CHROMIUM): apt-get install chromium, or set CHATKIT_CHROMIUM."; \
+			exit 1; \
+		fi; \
+	fi
+
 ## Run the whole suite on SQLite, then on PostgreSQL when it is reachable.
-test: $(VENV)/.installed
+test: $(VENV)/.installed chromium
 	$(MAKE) --no-print-directory test-sqlite
 	@if [ -n "$$DATABASE_URL" ] || $(BIN)/python -c "import socket; socket.create_connection(('127.0.0.1', 5432), 2).close()" 2>/dev/null; then \
 		$(MAKE) --no-print-directory test-postgres; \

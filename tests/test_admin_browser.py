@@ -24,17 +24,8 @@ from tests.admin_factories import (
     make_user,
     mixed_items,
 )
+from tests.browser import launch_chromium
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOTS = OUTPUT / "browser"
 
 
@@ -86,7 +77,7 @@ def test_staff_reads_a_thread_in_chromium(live_server):
     dialogs: list[str] = []
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             # The admin's navigation sidebar collapsed: more room for the pages themselves.

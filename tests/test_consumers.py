@@ -23,13 +23,12 @@ from websockets.exceptions import InvalidStatus
 from django_chatkit.consumers import LiveUpdatesConsumer
 from django_chatkit.models import Thread
 from tests.admin_factories import make_user
+from tests.browser import launch_chromium
 from tests.live import LiveServer, live_client
 from tests.protocol import add_message, new_thread, parse_sse
 from tests.sockets import open_socket, receive, servers, session_cookie
 
 LIVE_JS = finders.find("django_chatkit/live.js")  # the package's own copy
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 # A stand-in for ChatKit's <openai-chatkit> (its real script cannot load offline): it
 # counts fetchUpdates() calls and shows one thread, as the real element reports it.
 FAKE_CHAT_PAGE = """<!doctype html><html><body>
@@ -212,7 +211,7 @@ def test_live_js_refreshes_the_chat_showing_the_pushed_thread(fresh_daphne: Live
     }
     staff = live_client(daphne, agent)
     with staff, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         try:
             context = browser.new_context()
             context.add_cookies([cookie])

@@ -16,6 +16,7 @@ from django.core.management import CommandError, call_command
 
 from example_project.models import Todo
 
+from .browser import launch_chromium
 from .live import LiveServer, live_client, server_env, sse_frames, start_server, stop_server
 from .protocol import add_message, frame_event, is_delta, new_thread
 
@@ -233,7 +234,7 @@ def test_demo_page_in_a_browser(demo_server: LiveServer, user) -> None:
         route.fulfill(path=path, content_type="text/javascript" if path.endswith(".js") else None)
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium")
+        browser = launch_chromium(playwright)
         try:
             context = browser.new_context()
             context.add_cookies(
