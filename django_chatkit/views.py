@@ -164,6 +164,16 @@ class ChatKitView(View):
             language=getattr(request, "LANGUAGE_CODE", None) or translation.get_language(),
         )
 
+    async def authenticate(self, request: HttpRequest) -> ChatKitContext | HttpResponse:
+        """The request's context from :meth:`get_context`, or the 401/403 answer."""
+        try:
+            context = await self.get_context(request)
+        except PermissionDenied as exc:
+            return error_response(403, "forbidden", str(exc) or "Permission denied.")
+        if context is None:
+            return error_response(401, "not_authenticated", "Authentication required.")
+        return context
+
     def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         response = error_response(
             405, "method_not_allowed", f"{request.method} is not allowed; use POST.", Allow="POST"
@@ -198,12 +208,9 @@ class ChatKitView(View):
         return response
 
     async def _handle(self, request: HttpRequest, log: _RequestLog) -> HttpResponse:
-        try:
-            context = await self.get_context(request)
-        except PermissionDenied as exc:
-            return error_response(403, "forbidden", str(exc) or "Permission denied.")
-        if context is None:
-            return error_response(401, "not_authenticated", "Authentication required.")
+        context = await self.authenticate(request)
+        if isinstance(context, HttpResponse):
+            return context
         log.user_id = getattr(context.user, "pk", None)
 
         limit = conf.CHATKIT_MAX_REQUEST_BYTES
@@ -316,21 +323,17 @@ class AttachmentUploadView(ChatKitView):
             return error_response(500, "internal_error", "An unexpected error occurred.")
 
     async def _upload(self, request: HttpRequest) -> HttpResponse:
-        user = await request.auser()
-        if not user.is_authenticated:  # before reading anything of the body
-            return error_response(401, "not_authenticated", "Authentication required.")
+        # The body is parsed (in a worker thread) before authenticating: the CSRF check of
+        # session auth reads the form. Django already holds the whole body anyway.
         if _declared_length(request) > conf.CHATKIT_ATTACHMENT_MAX_BYTES + MULTIPART_OVERHEAD:
             return _too_large()
         try:
             upload = await _uploaded_file(request)
         except (MultiPartParserError, TooManyFilesSent, TooManyFieldsSent) as exc:
             return error_response(400, "invalid_request", f"Invalid multipart body: {exc}")
-        try:
-            context = await self.get_context(request)
-        except PermissionDenied as exc:
-            return error_response(403, "forbidden", str(exc) or "Permission denied.")
-        if context is None:
-            return error_response(401, "not_authenticated", "Authentication required.")
+        context = await self.authenticate(request)
+        if isinstance(context, HttpResponse):
+            return context
         if upload is None:
             return error_response(400, "invalid_request", "Send the file in a 'file' field.")
         server = get_server()

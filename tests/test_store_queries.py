@@ -53,7 +53,7 @@ BUDGETS: dict[str, int] = {
     # Items have no dependent rows, so Django deletes them in one statement.
     "delete_thread": 9,
 }
-SIZES = (3, 1200)
+SIZES = (10, 10_000)
 
 
 def operations(

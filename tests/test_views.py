@@ -12,15 +12,16 @@ import pytest
 from asgiref.sync import sync_to_async
 from chatkit import types as ck
 from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.signing import BadSignature, TimestampSigner
 from django.http import HttpRequest
 from django.test import AsyncClient
 from django.urls import include, path
 
 from django_chatkit.context import ChatKitContext
-from django_chatkit.models import Thread, ThreadItem
+from django_chatkit.models import Attachment, Thread, ThreadItem
 from django_chatkit.store import DjangoStore
-from django_chatkit.views import ChatKitView
+from django_chatkit.views import AttachmentUploadView, ChatKitView
 
 from .protocol import add_message, is_delta, new_thread, parse_sse
 from .servers import ScriptedServer
@@ -34,7 +35,7 @@ URL = "/chatkit/"
 token_signer = TimestampSigner(salt="tests.chatkit-token")
 
 
-class TokenChatKitView(ChatKitView):
+class TokenAuth:
     """Authenticates ``Authorization: Bearer <token>``; no cookie, so no CSRF check."""
 
     scope = "api"
@@ -53,8 +54,17 @@ class TokenChatKitView(ChatKitView):
         return ChatKitContext(user=user, request=request, scope=self.scope)
 
 
+class TokenChatKitView(TokenAuth, ChatKitView):
+    pass
+
+
+class TokenUploadView(TokenAuth, AttachmentUploadView):
+    pass
+
+
 urlpatterns = [
     path("api/chatkit/", TokenChatKitView.as_view()),
+    path("api/chatkit/upload/", TokenUploadView.as_view()),
     path("chatkit/", include("django_chatkit.urls")),
 ]
 
@@ -367,6 +377,21 @@ async def test_bearer_token_endpoint_through_get_context(user: Any, chat: AsyncC
     assert [t["id"] for t in listed["data"]] == [thread_id]
     # The session endpoint keeps its own history (scope ""): the thread is not there.
     assert json.loads((await post(chat, listing)).content)["data"] == []
+
+
+@pytest.mark.urls(__name__)
+async def test_bearer_token_direct_upload_through_the_same_hook(user: Any) -> None:
+    client = AsyncClient(enforce_csrf_checks=True)  # no session, no CSRF token
+    url = "/api/chatkit/upload/"
+    note = SimpleUploadedFile("note.txt", b"hello", content_type="text/plain")
+    assert (await client.post(url, {"file": note})).status_code == 401
+
+    auth = {"Authorization": f"Bearer {token_signer.sign(str(user.pk))}"}
+    note = SimpleUploadedFile("note.txt", b"hello", content_type="text/plain")
+    response = await client.post(url, {"file": note}, headers=auth)
+    assert response.status_code == 200, response.content
+    stored = await Attachment.objects.aget(chatkit_id=response.json()["id"])
+    assert (stored.user_id, stored.scope, stored.name) == (user.pk, "api", "note.txt")
 
 
 async def test_unreadable_stored_data_is_500_not_a_client_error(
