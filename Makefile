@@ -12,7 +12,8 @@ WHEEL_TESTS ?= tests
 # A Python 3.12 for the Django 6 run: pyenv's, else python3.12 on PATH.
 PYTHON312 ?= $(shell (command -v pyenv >/dev/null && ls -d "$$(pyenv root)"/versions/3.12*/bin/python 2>/dev/null | tail -n 1) || command -v python3.12)
 
-.PHONY: chromium demo test test-sqlite test-postgres test-wheel test-django6 lint install clean
+.PHONY: chromium demo test test-sqlite test-postgres test-wheel test-django6 lint install clean \
+	bench bench-streams bench-profile
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=...)")'
@@ -72,6 +73,19 @@ test-wheel: $(VENV)/.installed
 test-django6:
 	@[ -n "$(PYTHON312)" ] || { echo "No Python 3.12 found: set PYTHON312=/path/to/python3.12"; exit 1; }
 	$(MAKE) --no-print-directory test VENV=.venv-django6 PYTHON="$(PYTHON312)" PIP_EXTRA="django>=6.0"
+
+## Benchmarks (benchmarks/README.md): three stacks side by side, flat pagination, many
+## streams, a profile of django_chatkit. Not part of `make test`. BENCH_ARGS=--quick: smoke.
+BENCH_ARGS ?=
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/bench.py all $(BENCH_ARGS)
+
+bench-streams: $(VENV)/.installed
+	$(BIN)/python benchmarks/bench.py streams $(BENCH_ARGS)
+
+bench-profile: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[dev,s3,redis,bench]"
+	$(BIN)/python benchmarks/bench.py profile $(BENCH_ARGS)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

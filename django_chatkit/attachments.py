@@ -103,7 +103,12 @@ def composer_attachments() -> dict[str, Any]:
     accept = {
         mime_type: extensions(mime_type) for mime_type in conf.CHATKIT_ATTACHMENT_ALLOWED_TYPES
     }
-    return {"enabled": True, "maxSize": conf.CHATKIT_ATTACHMENT_MAX_BYTES, "accept": accept}
+    return {
+        "enabled": True,
+        "maxSize": conf.CHATKIT_ATTACHMENT_MAX_BYTES,
+        "maxCount": conf.CHATKIT_MAX_ATTACHMENTS_PER_MESSAGE,
+        "accept": accept,
+    }
 
 
 def _allowed_type(mime_type: str) -> str:

@@ -6,6 +6,9 @@
 ``django_chatkit.E003``   ``CHATKIT_SERVER`` is not a ``ChatKitServer`` subclass.
 ``django_chatkit.E004``   ``CHATKIT_SERVER`` is abstract (``respond()`` missing).
 ``django_chatkit.E005``   A numeric ``CHATKIT_*`` setting is out of range.
+``django_chatkit.E006``   ``CHATKIT_RATE_LIMIT`` is not ``"<count>/<s|m|h|d>"`` or a pair.
+``django_chatkit.E007``   ``CHATKIT_RATE_LIMIT_CACHE`` is not an alias in ``CACHES``.
+``django_chatkit.W006``   ``CHATKIT_RATE_LIMIT`` counts in a per-process or dummy cache.
 ``django_chatkit.W001``   A SQLite database is not set up for concurrent writers.
 ``django_chatkit.E010``   ``CHATKIT_ATTACHMENT_STORAGE`` is not an alias in ``STORAGES``.
 ``django_chatkit.E011``   ``CHATKIT_UPLOAD_STRATEGY`` is not ``"direct"`` or ``"two_phase"``.
@@ -84,6 +87,8 @@ def check_limits(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
         "CHATKIT_MAX_REQUEST_BYTES": 1,
         "CHATKIT_MAX_PAGE_SIZE": 1,
         "CHATKIT_SSE_KEEPALIVE": 0,
+        "CHATKIT_MAX_ATTACHMENTS_PER_MESSAGE": 0,
+        "CHATKIT_MAX_MESSAGE_CHARS": 1,
         "CHATKIT_ATTACHMENT_MAX_BYTES": 1,
         "CHATKIT_ATTACHMENT_URL_MAX_AGE": 1,
         "CHATKIT_UPLOAD_URL_MAX_AGE": 1,
@@ -102,6 +107,52 @@ def check_limits(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
                 )
             )
     return errors
+
+
+PER_PROCESS_CACHES = (
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+)
+
+
+@register()
+def check_rate_limit(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    try:
+        rate = conf.CHATKIT_RATE_LIMIT
+    except ValueError as exc:
+        return [
+            Error(
+                f"CHATKIT_RATE_LIMIT is not valid: {exc}.",
+                hint='Use "<count>/<period>" with period s, m, h or d (e.g. "30/m"), a '
+                "(count, seconds) tuple such as (30, 60), or None for no limit.",
+                id="django_chatkit.E006",
+            )
+        ]
+    if rate is None:
+        return []
+    alias = conf.CHATKIT_RATE_LIMIT_CACHE
+    caches = settings.CACHES
+    if alias not in caches:
+        return [
+            Error(
+                f"CHATKIT_RATE_LIMIT_CACHE = {alias!r} is not an alias in CACHES.",
+                hint=f"Add {alias!r} to CACHES or name one of: {', '.join(sorted(caches))}.",
+                id="django_chatkit.E007",
+            )
+        ]
+    backend = str(caches[alias].get("BACKEND", ""))
+    if backend in PER_PROCESS_CACHES:
+        return [
+            Warning(
+                f"CHATKIT_RATE_LIMIT counts in the cache {alias!r} ({backend.rsplit('.', 1)[-1]}"
+                "), which is not shared between worker processes (or stores nothing): "
+                "each process allows the full rate, or there is no limit at all.",
+                hint="Point CHATKIT_RATE_LIMIT_CACHE at a shared cache: "
+                "django.core.cache.backends.redis.RedisCache, Memcached or the database.",
+                id="django_chatkit.W006",
+            )
+        ]
+    return []
 
 
 @register()

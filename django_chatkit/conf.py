@@ -21,6 +21,19 @@ DEFAULTS: dict[str, Any] = {
     "CHATKIT_MAX_PAGE_SIZE": 100,
     # Seconds of silence after which a stream sends an SSE comment; 0 disables.
     "CHATKIT_SSE_KEEPALIVE": 15.0,
+    # Most attachments one user message may carry (400 above it; the widget is told).
+    "CHATKIT_MAX_ATTACHMENTS_PER_MESSAGE": 10,
+    # Most characters of text one user message may hold: its text and tag parts plus
+    # the quoted text (413 above it).
+    "CHATKIT_MAX_MESSAGE_CHARS": 100_000,
+    # Per-user limit on requests that start a response (the streaming operations):
+    # "<count>/<period>" with period s, m, h or d (e.g. "30/m"), or a (count, seconds)
+    # tuple. Fixed windows counted in Django's cache; above it: 429 with Retry-After.
+    # None: no limit.
+    "CHATKIT_RATE_LIMIT": None,
+    # Alias in CACHES of the cache that counts CHATKIT_RATE_LIMIT (shared by all
+    # workers in production: Redis or Memcached, not the per-process LocMemCache).
+    "CHATKIT_RATE_LIMIT_CACHE": "default",
     # The {% chatkit %} template tag -------------------------------------------------
     # Domain key of the ChatKit UI: register your domain at
     # https://platform.openai.com/settings/organization/security/domain-allowlist and
@@ -94,6 +107,23 @@ class ChatKitSettings:
         return float(self._get("CHATKIT_SSE_KEEPALIVE"))
 
     @property
+    def CHATKIT_MAX_ATTACHMENTS_PER_MESSAGE(self) -> int:
+        return int(self._get("CHATKIT_MAX_ATTACHMENTS_PER_MESSAGE"))
+
+    @property
+    def CHATKIT_MAX_MESSAGE_CHARS(self) -> int:
+        return int(self._get("CHATKIT_MAX_MESSAGE_CHARS"))
+
+    @property
+    def CHATKIT_RATE_LIMIT(self) -> tuple[int, int] | None:
+        """``(count, seconds)``, or ``None`` for no limit; ``ValueError`` if malformed."""
+        return parse_rate(self._get("CHATKIT_RATE_LIMIT"))
+
+    @property
+    def CHATKIT_RATE_LIMIT_CACHE(self) -> str:
+        return str(self._get("CHATKIT_RATE_LIMIT_CACHE"))
+
+    @property
     def CHATKIT_DOMAIN_KEY(self) -> str:
         return str(self._get("CHATKIT_DOMAIN_KEY"))
 
@@ -147,6 +177,31 @@ class ChatKitSettings:
 
 
 conf = ChatKitSettings()
+
+RATE_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_rate(value: Any) -> tuple[int, int] | None:
+    """``"30/m"`` or ``(30, 60)`` as ``(count, seconds)``; ``None``/``""`` as ``None``.
+
+    Raises ``ValueError`` for anything else (a count below 1, an unknown period...).
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        count_text, sep, period = value.replace(" ", "").partition("/")
+        if not sep or period.lower() not in RATE_PERIODS or not count_text.isdigit():
+            raise ValueError(f"{value!r} is not '<count>/<s|m|h|d>'")
+        count, seconds = int(count_text), RATE_PERIODS[period.lower()]
+    elif isinstance(value, (tuple, list)) and len(value) == 2:
+        if not all(isinstance(part, int) and not isinstance(part, bool) for part in value):
+            raise ValueError(f"{value!r} is not a (count, seconds) pair of integers")
+        count, seconds = value
+    else:
+        raise ValueError(f"{value!r} is not '<count>/<period>' or (count, seconds)")
+    if count < 1 or seconds < 1:
+        raise ValueError(f"{value!r}: count and seconds must be at least 1")
+    return count, seconds
 
 
 def clear_caches(*, setting: str, **kwargs: Any) -> None:

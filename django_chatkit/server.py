@@ -60,9 +60,13 @@ class DjangoChatKitServer(ChatKitServer[ChatKitContext]):
         """
         from .internal.db import run_db
         from .internal.feedback import save_feedback
-        from .store import owner_filter
+        from .store import _require_findable, owner_filter
 
-        await run_db(save_feedback, owner_filter(context), thread_id, item_ids, feedback)
+        owner = owner_filter(context)
+        _require_findable(thread=thread_id)  # a NUL would fail in PostgreSQL: 404 instead
+        for item_id in item_ids:
+            _require_findable(item=item_id)
+        await run_db(save_feedback, owner, thread_id, item_ids, feedback)
 
     # human hand-off ------------------------------------------------------------
 

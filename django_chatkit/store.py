@@ -131,23 +131,27 @@ def _upsert(
     ``insert_first`` picks the cheaper order for rows that are usually new.
     """
 
-    def insert() -> bool:
+    def insert() -> IntegrityError | None:
         try:
             with transaction.atomic():
                 manager.create(**key, **values)
-        except IntegrityError:
-            return False
-        return True
+        except IntegrityError as exc:
+            return exc
+        return None
 
-    if insert_first and insert():
+    if insert_first and insert() is None:
         return True
     if manager.filter(**key).update(**values):
         return False
-    if insert():
+    error = insert()
+    if error is None:
         return True
-    # Lost a race against a concurrent insert of the same key: update that row.
-    manager.filter(**key).update(**values)
-    return False
+    # Lost a race against a concurrent insert of the same key: update that row. If there
+    # is none, the insert broke another constraint (a parent row deleted meanwhile, a
+    # check): that error is real, not "the row exists".
+    if manager.filter(**key).update(**values):
+        return False
+    raise error
 
 
 class DjangoStore(Store[ChatKitContext]):
@@ -294,17 +298,21 @@ class DjangoStore(Store[ChatKitContext]):
 
         def save() -> bool:
             pk = _thread_pk(owner, thread_id)
-            created = _upsert(
-                ThreadItem.objects,
-                {"thread_id": pk, "chatkit_id": row.chatkit_id},
-                {
-                    "type": row.type,
-                    "created_at": row.created_at,
-                    "text": row.text,
-                    "payload": row.payload,
-                },
-                insert_first=insert_first,
-            )
+            try:
+                created = _upsert(
+                    ThreadItem.objects,
+                    {"thread_id": pk, "chatkit_id": row.chatkit_id},
+                    {
+                        "type": row.type,
+                        "created_at": row.created_at,
+                        "text": row.text,
+                        "payload": row.payload,
+                    },
+                    insert_first=insert_first,
+                )
+            except IntegrityError:
+                _thread_pk(owner, thread_id)  # deleted meanwhile: NotFoundError
+                raise
             Thread.objects.filter(pk=pk).update(updated_at=timezone.now())
             return created
 

@@ -50,8 +50,9 @@ from .conf import conf
 from .context import ChatKitContext
 from .internal import files
 from .internal.db import run_db
-from .internal.preflight import ThreadNotActive, preflight
-from .internal.streaming import EventStream, EventStreamResponse
+from .internal.preflight import RequestRefused, ThreadNotActive, preflight
+from .internal.ratelimit import RateLimited
+from .internal.streaming import STREAM_OPTIONS_PREFIX, EventStream, EventStreamResponse
 from .models import Attachment, UploadState
 from .server import get_server
 
@@ -242,6 +243,8 @@ class ChatKitView(View):
             return error_response(403, "forbidden", str(exc) or "Permission denied.")
         except ThreadNotActive as exc:
             return error_response(409, "thread_not_active", str(exc))
+        except (RequestRefused, RateLimited) as exc:  # limits: 400, 413, 429
+            return error_response(exc.status, exc.code, str(exc), **exc.headers)
         except AttachmentRejected as exc:  # attachments.create: too large, type not allowed
             return error_response(exc.status, exc.code, str(exc))
         except ValidationError:
@@ -267,6 +270,7 @@ class ChatKitView(View):
             keepalive=conf.CHATKIT_SSE_KEEPALIVE,
             thread_id=log.thread_id,
             on_finish=finished,
+            cancellable_after=STREAM_OPTIONS_PREFIX,
         )
         return EventStreamResponse(stream)
 

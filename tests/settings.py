@@ -78,6 +78,11 @@ else:
 # A live server started by a test process uses that process' test database.
 if os.environ.get("CHATKIT_LIVE_DB_NAME"):
     DATABASES["default"]["NAME"] = os.environ["CHATKIT_LIVE_DB_NAME"]
+# Connection handling of a live server in tests/test_faults.py (PostgreSQL only).
+if os.environ.get("CHATKIT_TEST_DB_POOL"):
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = True
+if os.environ.get("CHATKIT_TEST_CONN_HEALTH_CHECKS"):
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 MEDIA_ROOT = os.environ.get("CHATKIT_MEDIA_ROOT") or str(
     TEMP_DIR / f"django_chatkit_media_{os.getpid()}"

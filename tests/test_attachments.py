@@ -448,7 +448,9 @@ async def test_preview_urls_are_signed_anew_whenever_they_are_loaded(alice, sett
     stale = old_token({"p": row.pk})
     # Make the stored message carry an expired URL, as it would after an hour.
     item = await ThreadItem.objects.aget(thread__chatkit_id=thread_id, type="user_message")
-    item.payload = item.payload.replace(data["preview_url"].split("/")[-2], stale)
+    # The stored URL's own token: the upload's may be a second older (tokens hold the time).
+    stored_url = json.loads(item.payload)["attachments"][0]["preview_url"]
+    item.payload = item.payload.replace(stored_url.split("/")[-2], stale)
     await item.asave()
     assert stale in item.payload
 
@@ -651,9 +653,11 @@ def test_upload_strategy_for_the_widget(rf, settings):
 def test_composer_attachments_for_the_widget(settings):
     settings.CHATKIT_ATTACHMENT_ALLOWED_TYPES = ["image/png", "application/pdf"]
     settings.CHATKIT_ATTACHMENT_MAX_BYTES = 5_000_000
+    settings.CHATKIT_MAX_ATTACHMENTS_PER_MESSAGE = 3
     assert composer_attachments() == {
         "enabled": True,
         "maxSize": 5_000_000,
+        "maxCount": 3,
         "accept": {"image/png": [".png"], "application/pdf": [".pdf"]},
     }
 

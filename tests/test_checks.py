@@ -10,7 +10,12 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
-from django_chatkit.checks import check_limits, check_server, check_sqlite_concurrency
+from django_chatkit.checks import (
+    check_limits,
+    check_rate_limit,
+    check_server,
+    check_sqlite_concurrency,
+)
 
 SQLITE_OK = {
     "ENGINE": "django.db.backends.sqlite3",
@@ -142,3 +147,47 @@ def test_manage_py_check(settings: Any) -> None:
         call_command("check", stdout=StringIO(), stderr=StringIO())
     assert "django_chatkit.E002" in str(failure.value)
     assert "django_chatkit.E005" in str(failure.value)
+
+
+def test_e005_message_limits_out_of_range(settings: Any) -> None:
+    settings.CHATKIT_MAX_ATTACHMENTS_PER_MESSAGE = -1
+    settings.CHATKIT_MAX_MESSAGE_CHARS = 0
+    assert [message.msg for message in check_limits()] == [
+        "CHATKIT_MAX_ATTACHMENTS_PER_MESSAGE must be a number of at least 0.",
+        "CHATKIT_MAX_MESSAGE_CHARS must be a number of at least 1.",
+    ]
+
+
+@pytest.mark.parametrize("rate", ["30", "30/week", "0/m", "-1/s", "x/m", (30,), (0, 60), ("1", 2)])
+def test_e006_rate_limit_malformed(settings: Any, rate: Any) -> None:
+    settings.CHATKIT_RATE_LIMIT = rate
+    [error] = check_rate_limit()
+    assert error.id == "django_chatkit.E006"
+    assert error.msg.startswith("CHATKIT_RATE_LIMIT is not valid: ")
+    assert '"30/m"' in error.hint
+
+
+@pytest.mark.parametrize("rate", [None, "", "30/m", "5 / H", (10, 30), [1, 1]])
+def test_rate_limit_valid_values(settings: Any, rate: Any) -> None:
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache"}}
+    settings.CHATKIT_RATE_LIMIT = rate
+    assert check_rate_limit() == []
+
+
+def test_e007_rate_limit_cache_not_in_caches(settings: Any) -> None:
+    settings.CHATKIT_RATE_LIMIT = "30/m"
+    settings.CHATKIT_RATE_LIMIT_CACHE = "ratelimit"
+    [error] = check_rate_limit()
+    assert error.id == "django_chatkit.E007"
+    assert error.msg == "CHATKIT_RATE_LIMIT_CACHE = 'ratelimit' is not an alias in CACHES."
+    assert "default" in error.hint
+
+
+@pytest.mark.parametrize("backend", ["locmem.LocMemCache", "dummy.DummyCache"])
+def test_w006_rate_limit_in_a_per_process_cache(settings: Any, backend: str) -> None:
+    settings.CACHES = {"default": {"BACKEND": f"django.core.cache.backends.{backend}"}}
+    settings.CHATKIT_RATE_LIMIT = "30/m"
+    [warning] = check_rate_limit()
+    assert warning.id == "django_chatkit.W006"
+    assert backend.split(".")[1] in warning.msg
+    assert "RedisCache" in warning.hint

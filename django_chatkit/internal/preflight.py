@@ -13,15 +13,52 @@ from typing import Any
 from chatkit import types as ck
 from chatkit.server import ChatKitServer
 
+from ..conf import conf
+from .ratelimit import check_rate_limit
+
 
 class ThreadNotActive(Exception):
     """The thread is locked or closed and takes no new user input."""
 
 
+class RequestRefused(Exception):
+    """A request over one of the limits: answered ``status`` with error ``code``."""
+
+    headers: dict[str, str] = {}
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+def check_message_input(message: ck.UserMessageInput) -> None:
+    """Refuse a user message over ``CHATKIT_MAX_ATTACHMENTS_PER_MESSAGE`` (400) or
+    ``CHATKIT_MAX_MESSAGE_CHARS`` (413)."""
+    max_attachments = conf.CHATKIT_MAX_ATTACHMENTS_PER_MESSAGE
+    if len(message.attachments) > max_attachments:
+        raise RequestRefused(
+            400,
+            "too_many_attachments",
+            f"A message may have at most {max_attachments} attachments.",
+        )
+    max_chars = conf.CHATKIT_MAX_MESSAGE_CHARS
+    chars = len(message.quoted_text or "")
+    for part in message.content:
+        chars += len(part.text)
+    if chars > max_chars:
+        raise RequestRefused(
+            413, "message_too_large", f"A message may be at most {max_chars} characters long."
+        )
+
+
 async def preflight(server: ChatKitServer[Any], request: ck.StreamingReq, context: Any) -> None:
-    """Raise ``NotFoundError``, ``ValueError`` or :class:`ThreadNotActive` early."""
+    """Raise ``NotFoundError``, ``ValueError``, :class:`ThreadNotActive`,
+    :class:`RequestRefused` or :class:`~.ratelimit.RateLimited` early."""
     store = server.store
     params: Any = request.params
+    if isinstance(request, (ck.ThreadsCreateReq, ck.ThreadsAddUserMessageReq)):
+        check_message_input(params.input)
     thread: ck.ThreadMetadata | None = None
     if not isinstance(request, ck.ThreadsCreateReq):
         thread = await store.load_thread(params.thread_id, context)
@@ -56,3 +93,6 @@ async def preflight(server: ChatKitServer[Any], request: ck.StreamingReq, contex
             for item in last.data
         ):
             raise ValueError(f"Thread {params.thread_id} has no pending client tool call")
+
+    # Last: a request refused above costs nothing.
+    await check_rate_limit(getattr(context, "user", None))

@@ -8,7 +8,13 @@ SDK generator would merely be closed and the partial answer lost.
 So the SDK generator runs in a task of its own (the producer) and hands each chunk to
 the response through a queue. Every await of the producer is inside the SDK generator,
 so when the response goes away — its iterator cancelled or closed, or ``close()``
-called by the handler — cancelling the producer always lands where the SDK handles it.
+called by the handler — cancelling the producer lands inside the SDK generator.
+
+The SDK handles cancellation only inside ``_process_events``, which begins by sending
+the ``stream_options`` event. Before it (while the thread and the user's message are
+saved) a cancellation would leave a user message with no answer and no marker, so the
+view delays a cancel requested that early until ``stream_options`` went by
+(``cancellable_after``): the SDK then saves whatever was answered and its marker.
 """
 
 from __future__ import annotations
@@ -42,6 +48,8 @@ def sse_event(event: Any) -> bytes:
 
 
 STREAM_ERROR_CHUNK = sse_event(ErrorEvent(code=ErrorCode.STREAM_ERROR, allow_retry=True))
+#: The SDK's first frame inside the part of a stream where it handles cancellation.
+STREAM_OPTIONS_PREFIX = b'data: {"type":"stream_options"'
 
 
 class EventStream:
@@ -49,7 +57,8 @@ class EventStream:
 
     ``outcome`` ends as ``"completed"``, ``"error"`` (the stream ended with an
     ``error`` event) or ``"cancelled"`` (the client went away). ``on_finish`` is called
-    once, when the producer ends.
+    once, when the producer ends. With ``cancellable_after`` (a frame prefix), a cancel
+    requested before the source produced such a frame waits until it has.
     """
 
     def __init__(
@@ -59,8 +68,11 @@ class EventStream:
         keepalive: float = 0.0,
         thread_id: str | None = None,
         on_finish: Callable[[EventStream], None] | None = None,
+        cancellable_after: bytes | None = None,
     ) -> None:
         self._source = source
+        self._cancellable_after = cancellable_after
+        self._cancel_deferred = False
         self._keepalive = keepalive if keepalive > 0 else None
         self._on_finish = on_finish
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
@@ -79,6 +91,10 @@ class EventStream:
                     self.thread_id = json.loads(chunk[6:])["thread"]["id"]
                 elif chunk.startswith(b'data: {"type":"error"'):
                     self.outcome = "error"  # the SDK ended the stream on a failure
+                elif self._cancellable_after and chunk.startswith(self._cancellable_after):
+                    self._cancellable_after = None
+                    if self._cancel_deferred:  # lands at the SDK's next await
+                        asyncio.current_task().cancel()  # type: ignore[union-attr]
                 self._queue.put_nowait(chunk)
         except asyncio.CancelledError:
             self.outcome = "cancelled"
@@ -134,9 +150,17 @@ class EventStream:
                 return
             self._cancelled = True
         if threading.get_ident() == self._loop_thread:
-            task.cancel()
+            self._cancel_task(task)
         else:
-            loop.call_soon_threadsafe(task.cancel)
+            loop.call_soon_threadsafe(self._cancel_task, task)
+
+    def _cancel_task(self, task: asyncio.Task[None]) -> None:
+        # On the loop's thread, so the producer sees the deferral (or the cancel) between
+        # two of its steps.
+        if self._cancellable_after is not None:
+            self._cancel_deferred = True
+        else:
+            task.cancel()
 
     async def wait(self) -> None:
         """Wait until the producer has ended (including its cancellation handling)."""

@@ -1,0 +1,9 @@
+"""ASGI application of stacks (b) and (c)."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.settings")
+
+application = get_asgi_application()
