@@ -28,6 +28,7 @@ from django.core.exceptions import (
 )
 from django.core.files.storage import storages
 from django.core.handlers.asgi import ASGIRequest
+from django.db import close_old_connections
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -272,6 +273,11 @@ class ChatKitView(View):
             on_finish=finished,
             cancellable_after=STREAM_OPTIONS_PREFIX,
         )
+        # Django read the session and the user on this request's own thread, whose
+        # connection would otherwise stay open until the stream ends: let it go now (the
+        # store opens what it needs, per call). Obsolete connections only, as Django does
+        # at the end of a request: CONN_MAX_AGE = 0 or a pool releases it.
+        await sync_to_async(close_old_connections)()
         return EventStreamResponse(stream)
 
 
