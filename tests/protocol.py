@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings
+from django.utils.crypto import get_random_string
+
 
 def user_input(text: str, attachments: list[str] | None = None) -> dict[str, Any]:
     return {
@@ -47,4 +50,41 @@ def is_delta(event: dict[str, Any], text: str | None = None) -> bool:
         event["type"] == "thread.item.updated"
         and update.get("type") == "assistant_message.content_part.text_delta"
         and (text is None or update["delta"] == text)
+    )
+
+
+def http_scope(body: bytes, headers: dict[str, str]) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/chatkit/",
+        "raw_path": b"/chatkit/",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            *((name.lower().encode(), value.encode()) for name, value in headers.items()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+
+
+def session_http_scope(client: Any, body: bytes) -> dict[str, Any]:
+    """An ASGI scope POSTing ``body`` to the endpoint with ``client``'s session cookie and a
+    CSRF token (for tests that drive Django's ASGI handler themselves)."""
+    token = get_random_string(32)
+    session = client.cookies[settings.SESSION_COOKIE_NAME].value
+    return http_scope(
+        body,
+        {
+            "Cookie": f"{settings.SESSION_COOKIE_NAME}={session}; "
+            f"{settings.CSRF_COOKIE_NAME}={token}",
+            "X-CSRFToken": token,
+        },
     )

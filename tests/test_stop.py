@@ -17,20 +17,24 @@ from typing import Any
 import psycopg
 import pytest
 from chatkit import types as ck
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.asgi import get_asgi_application
 from django.db import connection
 from django.test import AsyncClient
-from django.utils.crypto import get_random_string
 
 from django_chatkit.internal.db import run_db
 from django_chatkit.models import Thread, ThreadItem
 
 from .consistency import answer_text, assert_database_consistent, is_cancel_marker, stored_items
 from .live import HOST, LiveServer, live_client, sse_frames
-from .protocol import add_message, frame_event, is_delta, new_thread, parse_sse
-from .test_streaming import http_scope
+from .protocol import (
+    add_message,
+    frame_event,
+    is_delta,
+    new_thread,
+    parse_sse,
+    session_http_scope,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -75,17 +79,8 @@ async def test_cancel_while_the_user_message_is_saved_leaves_a_marker() -> None:
     events = parse_sse(b"".join([chunk async for chunk in response.streaming_content]))
     thread_id = events[0]["thread"]["id"]
 
-    token = get_random_string(32)
-    session = client.cookies[settings.SESSION_COOKIE_NAME].value
     body = json.dumps(add_message(thread_id, "slow 3 0.05")).encode()
-    scope = http_scope(
-        body,
-        {
-            "Cookie": f"{settings.SESSION_COOKIE_NAME}={session}; "
-            f"{settings.CSRF_COOKIE_NAME}={token}",
-            "X-CSRFToken": token,
-        },
-    )
+    scope = session_http_scope(client, body)
     body_sent = False
     started = asyncio.Event()
     disconnected = asyncio.Event()

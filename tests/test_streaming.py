@@ -9,11 +9,9 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.asgi import get_asgi_application
 from django.test import AsyncClient
-from django.utils.crypto import get_random_string
 
 from django_chatkit.internal.streaming import (
     STREAM_ERROR_CHUNK,
@@ -22,31 +20,9 @@ from django_chatkit.internal.streaming import (
 )
 from django_chatkit.models import ThreadItem
 
-from .protocol import frame_event, new_thread
+from .protocol import frame_event, new_thread, session_http_scope
 
 CANCEL_MARKER = "The user cancelled the stream. Stop responding to the prior request."
-
-
-def http_scope(body: bytes, headers: dict[str, str]) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/chatkit/",
-        "raw_path": b"/chatkit/",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [
-            (b"host", b"testserver"),
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            *((name.lower().encode(), value.encode()) for name, value in headers.items()),
-        ],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
 
 
 @pytest.mark.django_db(transaction=True)
@@ -62,17 +38,8 @@ async def test_disconnect_while_django_is_blocked_in_send(tmp_path: Any) -> None
     user = await get_user_model().objects.acreate_user("carol", password="pw")
     client = AsyncClient()
     await client.aforce_login(user)
-    token = get_random_string(32)
-    session = client.cookies[settings.SESSION_COOKIE_NAME].value
     body = json.dumps(new_thread(f"gate {tmp_path / 'never-created'}")).encode()
-    scope = http_scope(
-        body,
-        {
-            "Cookie": f"{settings.SESSION_COOKIE_NAME}={session}; "
-            f"{settings.CSRF_COOKIE_NAME}={token}",
-            "X-CSRFToken": token,
-        },
-    )
+    scope = session_http_scope(client, body)
     body_sent = False
     disconnected = asyncio.Event()
     blocked = asyncio.Event()
