@@ -295,8 +295,8 @@ def _declared_length(request: HttpRequest) -> int:
 
 
 def _too_large() -> JsonResponse:
-    limit = conf.CHATKIT_ATTACHMENT_MAX_BYTES
-    return error_response(413, "attachment_too_large", f"Attachments may be at most {limit} bytes.")
+    rejected = files.too_large()
+    return error_response(rejected.status, rejected.code, str(rejected))
 
 
 def _attachment_json(attachment: ck.Attachment) -> HttpResponse:
