@@ -162,6 +162,11 @@ class EventStream:
         else:
             task.cancel()
 
+    async def wait(self) -> None:
+        """Wait until the producer has ended (including its cancellation handling)."""
+        if self._task is not None:
+            await asyncio.wait([self._task])
+
 
 class EventStreamResponse(StreamingHttpResponse):
     """``text/event-stream`` response over an :class:`EventStream`.
