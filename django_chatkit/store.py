@@ -20,7 +20,8 @@ from typing import Any
 from chatkit import types as ck
 from chatkit.store import NotFoundError, Store, StoreItemType
 from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connections, models, router, transaction
+from django.db.models import Subquery
 from django.utils import timezone
 
 from . import signals
@@ -119,6 +120,12 @@ def _thread_pk(owner: dict[str, Any], thread_id: str) -> int:
     return pk
 
 
+def _thread_pk_subquery(owner: dict[str, Any], thread_id: str) -> Subquery:
+    """The thread's primary key as a subquery: its rows are read or written in the same
+    statement that finds the thread (``NULL``, so nothing, when it is not the owner's)."""
+    return Subquery(Thread.objects.filter(**owner, chatkit_id=thread_id).values("pk")[:1])
+
+
 def _upsert(
     manager: models.Manager[Any],
     key: dict[str, Any],
@@ -131,9 +138,14 @@ def _upsert(
     ``insert_first`` picks the cheaper order for rows that are usually new.
     """
 
+    in_transaction = connections[router.db_for_write(manager.model)].in_atomic_block
+
     def insert() -> IntegrityError | None:
         try:
-            with transaction.atomic():
+            if in_transaction:  # a failed INSERT would break the caller's transaction
+                with transaction.atomic():
+                    manager.create(**key, **values)
+            else:  # autocommit: one statement, nothing to roll back (no BEGIN/COMMIT)
                 manager.create(**key, **values)
         except IntegrityError as exc:
             return exc
@@ -263,13 +275,17 @@ class DjangoStore(Store[ChatKitContext]):
         _require_findable(thread=thread_id, item=after)
 
         def load() -> tuple[list[tuple[Any, ...]], bool, str | None]:
-            queryset = ThreadItem.objects.filter(thread_id=_thread_pk(owner, thread_id))
+            queryset = ThreadItem.objects.filter(thread_id=_thread_pk_subquery(owner, thread_id))
             cursor = None
             if after:
                 cursor = queryset.filter(chatkit_id=after).values_list("created_at", "pk").first()
                 if cursor is None:
+                    _thread_pk(owner, thread_id)  # a missing thread is reported first
                     raise NotFoundError(f"Item {after} not found")
-            return _keyset_page(queryset, cursor, limit, order, ("chatkit_id", "type", "payload"))
+            page = _keyset_page(queryset, cursor, limit, order, ("chatkit_id", "type", "payload"))
+            if not page[0] and cursor is None:
+                _thread_pk(owner, thread_id)  # no items, or no such thread?
+            return page
 
         rows, has_more, next_after = await run_db(load)
         data = [decode_thread_item(item_type, payload) for _, item_type, payload in rows]
@@ -297,11 +313,19 @@ class DjangoStore(Store[ChatKitContext]):
         row.set_item(item)
 
         def save() -> bool:
-            pk = _thread_pk(owner, thread_id)
+            # Touch the thread first: a missing or foreign one is never written to.
+            touched = Thread.objects.filter(**owner, chatkit_id=thread_id).update(
+                updated_at=timezone.now()
+            )
+            if not touched:
+                raise NotFoundError(f"Thread {thread_id} not found")
             try:
-                created = _upsert(
+                return _upsert(
                     ThreadItem.objects,
-                    {"thread_id": pk, "chatkit_id": row.chatkit_id},
+                    {
+                        "thread_id": _thread_pk_subquery(owner, thread_id),
+                        "chatkit_id": row.chatkit_id,
+                    },
                     {
                         "type": row.type,
                         "created_at": row.created_at,
@@ -313,8 +337,6 @@ class DjangoStore(Store[ChatKitContext]):
             except IntegrityError:
                 _thread_pk(owner, thread_id)  # deleted meanwhile: NotFoundError
                 raise
-            Thread.objects.filter(pk=pk).update(updated_at=timezone.now())
-            return created
 
         created = await run_db(save)
         await signals.item_saved.asend(

@@ -44,7 +44,7 @@ from django.utils.decorators import classonlymethod
 from django.utils.http import content_disposition_header
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from .attachments import AttachmentRejected, DjangoAttachmentStore
 from .conf import conf
@@ -55,11 +55,9 @@ from .internal.preflight import RequestRefused, ThreadNotActive, preflight
 from .internal.ratelimit import RateLimited
 from .internal.streaming import STREAM_OPTIONS_PREFIX, EventStream, EventStreamResponse
 from .models import Attachment, UploadState
-from .server import get_server
+from .server import DjangoChatKitServer, get_server, parse_request
 
 logger = logging.getLogger("django_chatkit")
-
-REQUEST_ADAPTER: TypeAdapter[ck.ChatKitReq] = TypeAdapter(ck.ChatKitReq)
 
 
 def error_response(status: int, code: str, message: str, **headers: str) -> JsonResponse:
@@ -96,6 +94,19 @@ async def csrf_failure_reason(request: HttpRequest) -> str | None:
     if settings.CSRF_USE_SESSIONS:  # reads the session: not from async code
         return await sync_to_async(_csrf_failure)(request)
     return _csrf_failure(request)
+
+
+def _session_user(request: HttpRequest) -> tuple[Any, str | None]:
+    """The session's user and, if logged in, why CSRF refuses the request (or ``None``).
+
+    Synchronous, for one thread hop: the session row, the user row and the CSRF check
+    (which may read the session) in one call, where ``await request.auser()`` and the
+    check take a hop each.
+    """
+    user = request.user
+    if not user.is_authenticated:
+        return user, None
+    return user, _csrf_failure(request)
 
 
 @dataclass
@@ -153,10 +164,9 @@ class ChatKitView(View):
         The default uses Django's session authentication and enforces CSRF. Raise
         ``PermissionDenied`` to answer 403.
         """
-        user = await request.auser()
+        user, reason = await sync_to_async(_session_user)(request)
         if not user.is_authenticated:
             return None
-        reason = await csrf_failure_reason(request)
         if reason is not None:
             raise PermissionDenied(f"CSRF verification failed: {reason}")
         return ChatKitContext(
@@ -227,7 +237,7 @@ class ChatKitView(View):
             )
 
         try:
-            parsed = REQUEST_ADAPTER.validate_json(body)
+            parsed = parse_request(body)
         except ValidationError as exc:
             return error_response(400, "invalid_request", describe_validation_error(exc))
         log.op = parsed.type
@@ -237,7 +247,9 @@ class ChatKitView(View):
         try:
             if ck.is_streaming_req(parsed):
                 await preflight(server, parsed, context)
-            result = await server.process(body, context)
+            # DjangoChatKitServer takes the parsed request: no second parse.
+            payload = parsed if isinstance(server, DjangoChatKitServer) else body
+            result = await server.process(payload, context)
         except NotFoundError as exc:
             return error_response(404, "not_found", str(exc) or "Not found.")
         except PermissionDenied as exc:

@@ -29,12 +29,12 @@ from chatkit import types as ck
 from chatkit.server import ChatKitServer, NonStreamingResult
 from chatkit.store import NotFoundError
 from django.db import connections
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
+from ..server import DjangoChatKitServer, parse_request
 from .preflight import ThreadNotActive, preflight
 
 EventHandler = Callable[[dict[str, Any]], None]
-REQUEST_ADAPTER: TypeAdapter[ck.ChatKitReq] = TypeAdapter(ck.ChatKitReq)
 
 
 class TextOutput(Protocol):
@@ -87,10 +87,11 @@ class InProcessTransport:
     async def _send(self, body: dict[str, Any], on_event: EventHandler) -> dict[str, Any] | None:
         payload = json.dumps(body).encode()
         try:
-            request = REQUEST_ADAPTER.validate_json(payload)
+            request = parse_request(payload)
             if ck.is_streaming_req(request):
                 await preflight(self.server, request, self.context)
-            result = await self.server.process(payload, self.context)
+            parsed = isinstance(self.server, DjangoChatKitServer)
+            result = await self.server.process(request if parsed else payload, self.context)
             if isinstance(result, NonStreamingResult):
                 return json.loads(result.json)
             parser = SSEParser()
