@@ -77,14 +77,17 @@ test-django6:
 ## Benchmarks (benchmarks/README.md): three stacks side by side, flat pagination, many
 ## streams, a profile of django_chatkit. Not part of `make test`. BENCH_ARGS=--quick: smoke.
 BENCH_ARGS ?=
-bench: $(VENV)/.installed
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[dev,s3,redis,bench]"
+	@touch $@
+
+bench: $(VENV)/.bench-installed
 	$(BIN)/python benchmarks/bench.py all $(BENCH_ARGS)
 
-bench-streams: $(VENV)/.installed
+bench-streams: $(VENV)/.bench-installed
 	$(BIN)/python benchmarks/bench.py streams $(BENCH_ARGS)
 
-bench-profile: $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e ".[dev,s3,redis,bench]"
+bench-profile: $(VENV)/.bench-installed
 	$(BIN)/python benchmarks/bench.py profile $(BENCH_ARGS)
 
 lint: $(VENV)/.installed

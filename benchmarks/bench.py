@@ -3,8 +3,9 @@
 Modes (``python benchmarks/bench.py MODE --help`` for the options):
 
 ``all`` (default, ``make bench``)
-    ``throughput`` on SQLite, PostgreSQL and PostgreSQL with pooling, then ``pagination``
-    on SQLite and pooled PostgreSQL. PostgreSQL runs are skipped when it is unreachable.
+    ``throughput`` on SQLite, PostgreSQL, PostgreSQL with pooling and ``production``
+    (the README's production settings), then ``pagination`` on SQLite and ``production``.
+    PostgreSQL runs are skipped when it is unreachable.
 ``throughput``
     Three stacks side by side, one uvicorn worker each, same echo responder (20 deltas):
     (a) the SDK's ``ChatKitServer`` + in-memory store behind a minimal ASGI app (the
@@ -58,6 +59,7 @@ from benchmarks.client import Connection, chatkit_body  # noqa: E402
 PYTHON = sys.executable
 PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 PG_DB = "chatkit_bench"
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
 PATH = "/chatkit/"
 CSRF = "benchcsrftokenbenchcsrftoken0123"  # 32 characters: a CSRF secret Django accepts
 WORK = Path(tempfile.gettempdir()) / "chatkit_bench"
@@ -72,19 +74,44 @@ OPS = ("threads.create", "threads.list", "items.list")
 # databases ---------------------------------------------------------------------------
 
 
+def fast_server_available() -> bool:
+    """uvloop and httptools (the ``bench`` extra; ``uvicorn[standard]`` in production)."""
+    try:
+        import httptools  # noqa: F401
+        import uvloop  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class DbConfig:
-    name: str  # sqlite, postgres, postgres+pool
-    sessions: str = "db"
+    """A database and the settings around it.
+
+    ``production`` is what the README recommends for production: PostgreSQL with the
+    psycopg pool (min 4, max 16) and ``CONN_HEALTH_CHECKS``, ``cached_db`` sessions on
+    Redis, and uvicorn with uvloop and httptools (all three stacks run on it).
+    """
+
+    name: str  # sqlite, postgres, postgres+pool, production
+    sessions: str | None = None  # None: cached_db for production, else db
     pool_size: int = 20  # 0: ``"pool": True``, psycopg_pool's default size (4)
     pool_timeout: float = 10.0
 
+    def __post_init__(self) -> None:
+        if self.sessions is None:
+            object.__setattr__(self, "sessions", "cached_db" if self.production else "db")
+
     @property
     def postgres(self) -> bool:
-        return self.name.startswith("postgres")
+        return self.name.startswith("postgres") or self.production
+
+    @property
+    def production(self) -> bool:
+        return self.name == "production"
 
     def env(self) -> dict[str, str]:
-        env = {"BENCH_SESSIONS": self.sessions}
+        env = {"BENCH_SESSIONS": str(self.sessions)}
         if self.postgres:
             env["DATABASE_URL"] = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + PG_DB
             env["BENCH_DB_POOL"] = "1" if self.pooled else "0"
@@ -92,18 +119,33 @@ class DbConfig:
             env["BENCH_POOL_TIMEOUT"] = str(self.pool_timeout)
         else:
             env["BENCH_SQLITE_PATH"] = str(WORK / "bench.sqlite3")
+        if self.production:
+            env.update(BENCH_POOL_MIN="4", BENCH_POOL_MAX="16", BENCH_HEALTH_CHECKS="1")
+            env["BENCH_CACHE"] = REDIS_URL
         return env
 
     @property
     def pooled(self) -> bool:
-        return self.name.endswith("+pool")
+        return self.name.endswith("+pool") or self.production
+
+    @property
+    def server_options(self) -> list[str]:
+        if self.production and fast_server_available():
+            return ["--loop=uvloop", "--http=httptools"]
+        return ["--loop=asyncio", "--http=h11"]
 
     @property
     def label(self) -> str:
+        if self.production:
+            server = "uvloop + httptools" if fast_server_available() else "asyncio + h11"
+            return (
+                "production: PostgreSQL, pool 4..16, CONN_HEALTH_CHECKS, "
+                f"sessions={self.sessions} (cache: Redis), uvicorn {server}"
+            )
         pool = ""
         if self.pooled:
             pool = f" ({self.pool_size or 'default size 4'}, timeout {self.pool_timeout:g} s)"
-        return f"{self.name}{pool}, sessions={self.sessions}"
+        return f"{self.name}{pool}, sessions={self.sessions}, uvicorn asyncio + h11"
 
 
 def postgres_reachable() -> bool:
@@ -202,6 +244,7 @@ class Server:
                 "--log-level=warning",
                 "--timeout-keep-alive=60",
                 "--backlog=4096",
+                *(config.server_options if config else ["--loop=asyncio", "--http=h11"]),
             ],
             cwd=ROOT,
             env=env,
@@ -800,10 +843,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--db",
         default="sqlite",
-        help="sqlite, postgres or postgres+pool (single-mode runs; default sqlite, "
-        "streams: postgres+pool)",
+        help="sqlite, postgres, postgres+pool or production (single-mode runs; default "
+        "sqlite, streams: production)",
     )
-    parser.add_argument("--sessions", default="db", help="db, cached_db or signed_cookies")
+    parser.add_argument(
+        "--sessions",
+        default=None,
+        help="db, cached_db or signed_cookies (default: cached_db for production, else db)",
+    )
     parser.add_argument(
         "--pool-size",
         type=int,
@@ -842,7 +889,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def run_one(args: argparse.Namespace) -> None:
     db = args.db
     if args.mode == "streams" and db == "sqlite":
-        db = "postgres+pool"
+        db = "production"
     config = DbConfig(db, args.sessions, args.pool_size, args.pool_timeout)
     if config.postgres and not postgres_reachable():
         sys.exit("PostgreSQL is not reachable on 127.0.0.1:5432 (BENCH_PG_URL)")
@@ -876,13 +923,13 @@ def run_all(args: argparse.Namespace, argv: list[str]) -> None:
     print(f"machine: {machine()}")
     print(f"load generator: same machine, asyncio, concurrency {args.concurrency}")
     del django
-    configs = ["sqlite", "postgres", "postgres+pool"]
+    configs = ["sqlite", "postgres", "postgres+pool", "production"]
     if not postgres_reachable():
         print("PostgreSQL is not reachable on 127.0.0.1:5432: PostgreSQL runs skipped.")
         configs = ["sqlite"]
     rest = [a for a in argv if a not in ("all",)]
     runs = [("throughput", db) for db in configs]
-    runs += [("pagination", db) for db in configs if db != "postgres"]
+    runs += [("pagination", db) for db in ("sqlite", "production") if db in configs]
     failed = False
     for mode, db in runs:
         sys.stdout.flush()

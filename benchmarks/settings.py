@@ -7,6 +7,9 @@ Environment switches (``bench.py`` sets them for each server it starts):
                     ``BENCH_SQLITE_PATH``
 ``BENCH_DB_POOL``   ``1``: psycopg's connection pool (``OPTIONS={"pool": True}``)
 ``BENCH_POOL_MAX``  the pool's size; 0: ``"pool": True`` (psycopg_pool's defaults, 4)
+``BENCH_POOL_MIN``  the pool's minimum size (default: ``BENCH_POOL_MAX``)
+``BENCH_HEALTH_CHECKS`` ``1``: ``CONN_HEALTH_CHECKS = True``
+``BENCH_CACHE``     a Redis URL for the default cache (``cached_db`` sessions); unset: local memory
 ``BENCH_POOL_TIMEOUT`` seconds a request waits for a pooled connection (default 30)
 ``BENCH_SESSIONS``  ``db`` (Django's default), ``cached_db`` or ``signed_cookies``
 """
@@ -52,11 +55,13 @@ ASGI_APPLICATION = "benchmarks.asgi.application"
 
 if os.environ.get("DATABASE_URL"):
     DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=0)}
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = os.environ.get("BENCH_HEALTH_CHECKS") == "1"
     if os.environ.get("BENCH_DB_POOL") == "1":
         # BENCH_POOL_MAX=0 is what the README recommends, ``"pool": True`` (psycopg_pool's
         # defaults: 4 connections, 30 s timeout); <n> sizes the pool (min = max = n).
         pool_size = int(os.environ.get("BENCH_POOL_MAX") or 0)
-        pool: dict[str, Any] = {"min_size": pool_size, "max_size": pool_size} if pool_size else {}
+        pool_min = int(os.environ.get("BENCH_POOL_MIN") or pool_size)
+        pool: dict[str, Any] = {"min_size": pool_min, "max_size": pool_size} if pool_size else {}
         if os.environ.get("BENCH_POOL_TIMEOUT"):
             pool["timeout"] = float(os.environ["BENCH_POOL_TIMEOUT"])
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = pool or True
@@ -79,7 +84,15 @@ SESSION_ENGINE = {
     "cached_db": "django.contrib.sessions.backends.cached_db",
     "signed_cookies": "django.contrib.sessions.backends.signed_cookies",
 }[os.environ.get("BENCH_SESSIONS", "db")]
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+if os.environ.get("BENCH_CACHE"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["BENCH_CACHE"],
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {

@@ -169,10 +169,22 @@ def _upsert(
 class DjangoStore(Store[ChatKitContext]):
     """ChatKit ``Store`` backed by the models of ``django_chatkit``."""
 
+    # Ids handed out by generate_thread_id() and not saved yet: their first save_thread()
+    # inserts without trying an update first. Bounded: the SDK may never save one.
+    _unsaved_thread_ids_max = 1024
+
+    def __init__(self) -> None:
+        self._unsaved_thread_ids: dict[str, None] = {}
+
     # ids -----------------------------------------------------------------
 
     def generate_thread_id(self, context: ChatKitContext) -> str:
-        return new_id(ID_PREFIXES["thread"])
+        thread_id = new_id(ID_PREFIXES["thread"])
+        unsaved = self._unsaved_thread_ids
+        unsaved[thread_id] = None
+        if len(unsaved) > self._unsaved_thread_ids_max:
+            unsaved.pop(next(iter(unsaved)), None)
+        return thread_id
 
     def generate_item_id(
         self, item_type: StoreItemType, thread: ck.ThreadMetadata, context: ChatKitContext
@@ -201,6 +213,7 @@ class DjangoStore(Store[ChatKitContext]):
         owner = owner_filter(context)
         row = Thread()
         row.set_metadata(thread)
+        new = self._unsaved_thread_ids.pop(thread.id, False) is None
 
         def save() -> bool:
             return _upsert(
@@ -213,7 +226,7 @@ class DjangoStore(Store[ChatKitContext]):
                     "payload": row.payload,
                     "updated_at": timezone.now(),
                 },
-                insert_first=False,
+                insert_first=new,
             )
 
         if await run_db(save):

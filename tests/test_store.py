@@ -30,6 +30,7 @@ from django_chatkit import signals
 from django_chatkit.context import ChatKitContext
 from django_chatkit.models import Attachment, Thread, ThreadItem
 from django_chatkit.store import DjangoStore, clamp_limit
+from tests.querylog import capture_queries
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -888,3 +889,22 @@ async def test_concurrent_item_writes_all_land(store, as_alice):
 
     items = await all_items(store, as_alice, "thr_1")
     assert sorted(i.id for i in items) == sorted([f"msg_{n}" for n in range(8)] + ["msg_same"])
+
+
+async def test_a_generated_thread_id_is_inserted_first_then_updated(store, as_alice, received):
+    """An id from generate_thread_id() is new: its first save inserts without an UPDATE
+    first; later saves update; another user's save of the same id is their own row."""
+    thread_id = store.generate_thread_id(as_alice)
+    with capture_queries() as log:
+        await store.save_thread(thread_meta(thread_id, title="one"), as_alice)
+    assert [sql.split()[0] for sql in log.data_statements] == ["INSERT"]
+    await store.save_thread(thread_meta(thread_id, title="two"), as_alice)
+    assert (await store.load_thread(thread_id, as_alice)).title == "two"
+    assert await Thread.objects.acount() == 1
+    assert [name for name, _ in received] == ["thread_created"]
+
+
+async def test_unsaved_generated_thread_ids_are_bounded(store, as_alice):
+    for _ in range(store._unsaved_thread_ids_max + 50):
+        store.generate_thread_id(as_alice)
+    assert len(store._unsaved_thread_ids) == store._unsaved_thread_ids_max

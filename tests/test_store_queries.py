@@ -51,7 +51,7 @@ BUDGETS: dict[str, int] = {
     "threads.list": 1,
     "items.list": 1,
     "threads.update": 2,
-    "threads.create": 6,
+    "threads.create": 5,
     "threads.add_user_message": 6,
     # Items have no dependent rows, so Django deletes them in one statement.
     "delete_thread": 9,
