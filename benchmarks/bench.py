@@ -739,8 +739,8 @@ CATEGORIES = [
     ("thread hops (asgiref, executor)", "(asgiref/"),
     ("thread hops (asgiref, executor)", "(concurrent/futures/"),
     ("Django request/response handling", "(django/"),
-    ("uvicorn + h11 (HTTP)", "(uvicorn/"),
-    ("uvicorn + h11 (HTTP)", "(h11/"),
+    ("uvicorn (HTTP)", "(uvicorn/"),
+    ("uvicorn (HTTP)", "(h11/"),
     ("asyncio event loop", "(asyncio/"),
 ]
 

@@ -54,7 +54,7 @@ BUDGETS: dict[str, int] = {
     "threads.create": 5,
     "threads.add_user_message": 6,
     # Items have no dependent rows, so Django deletes them in one statement.
-    "delete_thread": 9,
+    "delete_thread": 8,
 }
 SIZES = (10, 10_000)
 
