@@ -174,10 +174,11 @@ class DjangoStore(Store[ChatKitContext]):
 
     # Ids handed out by generate_thread_id() and not saved yet: their first save_thread()
     # inserts without trying an update first. Bounded: the SDK may never save one.
+    # (Subclasses that define __init__ call super().__init__().)
     _unsaved_thread_ids_max = 1024
 
     def __init__(self) -> None:
-        self._unsaved_thread_ids: dict[str, None] = {}
+        self._unsaved_thread_ids: dict[str, None] = {}  # insertion-ordered: oldest first
 
     # ids -----------------------------------------------------------------
 
@@ -216,7 +217,8 @@ class DjangoStore(Store[ChatKitContext]):
         owner = owner_filter(context)
         row = Thread()
         row.set_metadata(thread)
-        new = self._unsaved_thread_ids.pop(thread.id, False) is None
+        new = thread.id in self._unsaved_thread_ids
+        self._unsaved_thread_ids.pop(thread.id, None)
 
         def save() -> bool:
             return _upsert(

@@ -90,8 +90,8 @@ class InProcessTransport:
             request = parse_request(payload)
             if ck.is_streaming_req(request):
                 await preflight(self.server, request, self.context)
-            parsed = isinstance(self.server, DjangoChatKitServer)
-            result = await self.server.process(request if parsed else payload, self.context)
+            takes_parsed = isinstance(self.server, DjangoChatKitServer)
+            result = await self.server.process(request if takes_parsed else payload, self.context)
             if isinstance(result, NonStreamingResult):
                 return json.loads(result.json)
             parser = SSEParser()
