@@ -7,8 +7,13 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 # Extra requirements for the install step (e.g. "django>=6.0" for the Django 6 run).
 PIP_EXTRA ?=
-# Tests run against the built wheel (make test-wheel).
-WHEEL_TESTS ?= tests
+# Tests run against the built wheel (make test-wheel): those that need what the package
+# ships besides its modules (templates, static files, migrations, management commands)
+# and the live servers importing it. `make test-wheel WHEEL_TESTS=tests` runs them all.
+WHEEL_TESTS ?= tests/test_migrations.py tests/test_templatetags.py tests/test_admin.py \
+	tests/test_admin_markdown.py tests/test_example.py tests/test_example_live.py \
+	tests/test_live.py tests/test_views.py tests/test_attachments.py tests/test_checks.py \
+	tests/test_chatkit_chat.py tests/test_purge.py
 # A Python 3.12 for the Django 6 run: pyenv's, else python3.12 on PATH.
 PYTHON312 ?= $(shell (command -v pyenv >/dev/null && ls -d "$$(pyenv root)"/versions/3.12*/bin/python 2>/dev/null | tail -n 1) || command -v python3.12)
 
@@ -69,10 +74,13 @@ test-wheel: $(VENV)/.installed
 	cd build/wheel-test && PYTHONPATH="$$PWD/site:$$PWD" ../../$(BIN)/python -c "import django_chatkit, sys; assert '/site/' in django_chatkit.__file__, django_chatkit.__file__; print('testing', django_chatkit.__file__)"
 	cd build/wheel-test && PYTHONPATH="$$PWD/site:$$PWD" ../../$(BIN)/python -m pytest -q -p no:cacheprovider $(WHEEL_TESTS)
 
-## The same suite on Django 6 / Python 3.12, in its own virtualenv.
+## The same suite on Django 6 / Python 3.12, in its own virtualenv: on PostgreSQL when it
+## is reachable (the Django 5.2 run covers both databases), else on SQLite.
+## DJANGO6_TARGET=test runs both.
+DJANGO6_TARGET ?= $(shell { [ -n "$$DATABASE_URL" ] || python3 -c "import socket; socket.create_connection(('127.0.0.1', 5432), 2).close()" 2>/dev/null; } && echo test-postgres || echo test-sqlite)
 test-django6:
 	@[ -n "$(PYTHON312)" ] || { echo "No Python 3.12 found: set PYTHON312=/path/to/python3.12"; exit 1; }
-	$(MAKE) --no-print-directory test VENV=.venv-django6 PYTHON="$(PYTHON312)" PIP_EXTRA="django>=6.0"
+	$(MAKE) --no-print-directory chromium $(DJANGO6_TARGET) VENV=.venv-django6 PYTHON="$(PYTHON312)" PIP_EXTRA="django>=6.0"
 
 ## Benchmarks (benchmarks/README.md): three stacks side by side, flat pagination, many
 ## streams, a profile of django_chatkit. Not part of `make test`. BENCH_ARGS=--quick: smoke.
