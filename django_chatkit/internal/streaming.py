@@ -120,6 +120,8 @@ class EventStream:
             self._task.add_done_callback(_producers.discard)
 
     async def chunks(self) -> AsyncIterator[bytes]:
+        """The frames, as they come; frames already waiting go out together (one write
+        instead of one per frame, and no frame waits for another)."""
         self.start()
         try:
             while True:
@@ -131,7 +133,16 @@ class EventStream:
                     continue
                 if chunk is _DONE:
                     return
-                yield chunk
+                waiting, finished = [chunk], False
+                while not self._queue.empty():
+                    more = self._queue.get_nowait()
+                    if more is _DONE:
+                        finished = True
+                        break
+                    waiting.append(more)
+                yield waiting[0] if len(waiting) == 1 else b"".join(waiting)
+                if finished:
+                    return
         finally:
             self.cancel()
 
