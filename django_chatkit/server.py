@@ -147,6 +147,19 @@ def parse_request(body: str | bytes | bytearray) -> ck.ChatKitReq:
     return _REQUEST_ADAPTER.validate_json(body)
 
 
+async def process_parsed(
+    server: ChatKitServer[ChatKitContext],
+    request: ck.ChatKitReq,
+    body: str | bytes | bytearray,
+    context: ChatKitContext,
+) -> StreamingResult | NonStreamingResult:
+    """Run a request already parsed from ``body``: a ``DjangoChatKitServer`` takes the
+    parsed request (no second parse), any other ``ChatKitServer`` the body."""
+    if isinstance(server, DjangoChatKitServer):
+        return await server.process(request, context)
+    return await server.process(body, context)
+
+
 async def _dispatch(
     server: ChatKitServer[ChatKitContext], request: ck.ChatKitReq, context: ChatKitContext
 ) -> StreamingResult | NonStreamingResult:

@@ -55,7 +55,7 @@ from .internal.preflight import RequestRefused, ThreadNotActive, preflight
 from .internal.ratelimit import RateLimited
 from .internal.streaming import STREAM_OPTIONS_PREFIX, EventStream, EventStreamResponse
 from .models import Attachment, UploadState
-from .server import DjangoChatKitServer, get_server, parse_request
+from .server import get_server, parse_request, process_parsed
 
 logger = logging.getLogger("django_chatkit")
 
@@ -247,9 +247,7 @@ class ChatKitView(View):
         try:
             if ck.is_streaming_req(parsed):
                 await preflight(server, parsed, context)
-            # DjangoChatKitServer takes the parsed request: no second parse.
-            payload = parsed if isinstance(server, DjangoChatKitServer) else body
-            result = await server.process(payload, context)
+            result = await process_parsed(server, parsed, body, context)
         except NotFoundError as exc:
             return error_response(404, "not_found", str(exc) or "Not found.")
         except PermissionDenied as exc:

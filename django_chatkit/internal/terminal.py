@@ -31,7 +31,7 @@ from chatkit.store import NotFoundError
 from django.db import connections
 from pydantic import ValidationError
 
-from ..server import DjangoChatKitServer, parse_request
+from ..server import parse_request, process_parsed
 from .preflight import ThreadNotActive, preflight
 
 EventHandler = Callable[[dict[str, Any]], None]
@@ -90,8 +90,7 @@ class InProcessTransport:
             request = parse_request(payload)
             if ck.is_streaming_req(request):
                 await preflight(self.server, request, self.context)
-            takes_parsed = isinstance(self.server, DjangoChatKitServer)
-            result = await self.server.process(request if takes_parsed else payload, self.context)
+            result = await process_parsed(self.server, request, payload, self.context)
             if isinstance(result, NonStreamingResult):
                 return json.loads(result.json)
             parser = SSEParser()
