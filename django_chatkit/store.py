@@ -10,11 +10,14 @@ Pages are keyset-paginated on ``(created_at, id)``: the auto-increment ``id`` br
 ties between equal timestamps, so nothing is skipped or reordered at page boundaries.
 Each method runs a small, constant number of queries in one worker-thread hop
 (:func:`django_chatkit.internal.db.run_db`); ``tests/test_store_queries.py`` holds the
-budgets. Deleting a thread adds two statements per 100 items (Django's cascade).
+budgets. The statements of the hot paths (a thread, a page, saving an item or a thread)
+are querysets compiled once per database (:mod:`django_chatkit.internal.statements`). Deleting a thread adds two statements per 100 items (Django's cascade).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from chatkit import types as ck
@@ -30,6 +33,7 @@ from .context import ChatKitContext
 from .internal.db import run_db
 from .internal.files import refresh_items, usable_attachment
 from .internal.ids import new_id
+from .internal.statements import Param, Statement, insert_query, update_query
 from .models import (
     Attachment,
     Feedback,
@@ -85,32 +89,125 @@ def clamp_limit(limit: int | None) -> int:
     return max(1, min(int(limit), maximum))
 
 
+# Hot statements (see internal.statements): compiled once per database and shape. -------
+
+_thread_field = Thread._meta.get_field
+_item_field = ThreadItem._meta.get_field
+
+
+def _owned_threads() -> models.QuerySet[Thread]:
+    return Thread.objects.filter(
+        user_id=Param("user_id", _thread_field("user")),
+        scope=Param("scope", _thread_field("scope")),
+    )
+
+
+def _owned_thread() -> models.QuerySet[Thread]:
+    return _owned_threads().filter(chatkit_id=Param("thread", _thread_field("chatkit_id")))
+
+
+def _thread_items() -> models.QuerySet[ThreadItem]:
+    """The items of the owner's thread, addressed by a subquery (no separate lookup)."""
+    return ThreadItem.objects.filter(thread_id=Subquery(_owned_thread().values("pk")[:1]))
+
+
 def _keyset_page(
     queryset: models.QuerySet[Any],
-    cursor: tuple[Any, int] | None,
+    descending: bool,
     limit: int,
-    order: str,
-    fields: tuple[str, ...] = ("chatkit_id", "payload"),
-) -> tuple[list[tuple[Any, ...]], bool, str | None]:
-    """One page of ``fields`` rows (``chatkit_id`` first) after ``cursor``, in ``order``."""
-    descending = order == "desc"
-    if cursor is not None:
-        # (created_at, id) after the cursor's. The plain range on created_at comes first so
-        # the index scan starts at the cursor (with only the OR, SQLite scans from the
-        # start of the index: deep pages got slower with the size of the list).
-        created_at, pk = cursor
+    after_cursor: bool,
+    fields: tuple[str, ...],
+) -> models.sql.Query:
+    """``limit`` rows of ``fields`` in ``(created_at, id)`` order, after the cursor
+    ``(at, pk)`` if ``after_cursor``."""
+    if after_cursor:
+        # The plain range on created_at comes first so the index scan starts at the
+        # cursor (with only the OR, SQLite scans from the start of the index: deep pages
+        # got slower with the size of the list). The cursor's values were just read.
+        at = Param("at", queryset.model._meta.get_field("created_at"), raw=True)
+        pk = Param("pk", queryset.model._meta.pk, raw=True)
         if descending:
-            queryset = queryset.filter(created_at__lte=created_at).filter(
-                models.Q(created_at__lt=created_at) | models.Q(id__lt=pk)
+            queryset = queryset.filter(created_at__lte=at).filter(
+                models.Q(created_at__lt=at) | models.Q(id__lt=pk)
             )
         else:
-            queryset = queryset.filter(created_at__gte=created_at).filter(
-                models.Q(created_at__gt=created_at) | models.Q(id__gt=pk)
+            queryset = queryset.filter(created_at__gte=at).filter(
+                models.Q(created_at__gt=at) | models.Q(id__gt=pk)
             )
     sign = "-" if descending else ""
-    rows = list(
-        queryset.order_by(f"{sign}created_at", f"{sign}id").values_list(*fields)[: limit + 1]
+    return queryset.order_by(f"{sign}created_at", f"{sign}id").values_list(*fields)[:limit].query
+
+
+THREAD = Statement(lambda: _owned_thread().values_list("payload", "handled_by_human")[:1].query)
+THREAD_CURSOR = Statement(lambda: _owned_thread().values_list("created_at", "pk")[:1].query)
+THREAD_PAGE = Statement(
+    lambda descending, limit, after_cursor: _keyset_page(
+        _owned_threads(),
+        descending,
+        limit,
+        after_cursor,
+        ("chatkit_id", "payload", "handled_by_human"),
     )
+)
+THREAD_VALUES = ("title", "status", "created_at", "payload", "updated_at")
+THREAD_INSERT = Statement(
+    lambda: insert_query(
+        Thread,
+        **{name: Param(name, _thread_field(name)) for name in ("user_id", "scope", *THREAD_VALUES)},
+        chatkit_id=Param("thread", _thread_field("chatkit_id")),
+        handled_by_human=False,
+    )
+)
+THREAD_UPDATE = Statement(
+    lambda: update_query(
+        _owned_thread(), **{name: Param(name, _thread_field(name)) for name in THREAD_VALUES}
+    )
+)
+THREAD_TOUCH = Statement(
+    lambda: update_query(_owned_thread(), updated_at=Param("now", _thread_field("updated_at")))
+)
+ITEM_CURSOR = Statement(
+    lambda: (
+        _thread_items()
+        .filter(chatkit_id=Param("item", _item_field("chatkit_id")))
+        .values_list("created_at", "pk")[:1]
+        .query
+    )
+)
+ITEM_PAGE = Statement(
+    lambda descending, limit, after_cursor: _keyset_page(
+        _thread_items(), descending, limit, after_cursor, ("chatkit_id", "type", "payload")
+    )
+)
+ITEM_VALUES = ("type", "created_at", "text", "payload")
+ITEM_INSERT = Statement(
+    lambda: insert_query(
+        ThreadItem,
+        thread_id=Subquery(_owned_thread().values("pk")[:1]),
+        chatkit_id=Param("item", _item_field("chatkit_id")),
+        **{name: Param(name, _item_field(name)) for name in ITEM_VALUES},
+    )
+)
+ITEM_UPDATE = Statement(
+    lambda: update_query(
+        _thread_items().filter(chatkit_id=Param("item", _item_field("chatkit_id"))),
+        **{name: Param(name, _item_field(name)) for name in ITEM_VALUES},
+    )
+)
+
+
+def _page(
+    using: str,
+    page: Statement,
+    limit: int,
+    order: str,
+    cursor: tuple[Any, int] | None,
+    **params: Any,
+) -> tuple[list[tuple[Any, ...]], bool, str | None]:
+    """One page of rows (``chatkit_id`` first) in ``order``, after the row whose
+    ``(created_at, pk)`` is ``cursor``."""
+    at, pk = cursor or (None, None)
+    rows = page.fetch(using, order == "desc", limit + 1, cursor is not None, **params, at=at, pk=pk)
     has_more = len(rows) > limit
     rows = rows[:limit]
     return rows, has_more, (rows[-1][0] if has_more else None)
@@ -123,50 +220,61 @@ def _thread_pk(owner: dict[str, Any], thread_id: str) -> int:
     return pk
 
 
-def _thread_pk_subquery(owner: dict[str, Any], thread_id: str) -> Subquery:
-    """The thread's primary key as a subquery: its rows are read or written in the same
-    statement that finds the thread (``NULL``, so nothing, when it is not the owner's)."""
-    return Subquery(Thread.objects.filter(**owner, chatkit_id=thread_id).values("pk")[:1])
-
-
 def _upsert(
-    manager: models.Manager[Any],
-    key: dict[str, Any],
-    values: dict[str, Any],
-    insert_first: bool,
+    using: str, insert: Callable[[], object], update: Callable[[], int], insert_first: bool
 ) -> bool:
-    """Insert or update the row selected by ``key``; return ``True`` if it was inserted.
+    """Insert or update a row; return ``True`` if it was inserted.
 
-    ``key`` always includes the owner, so a row of somebody else is never touched.
-    ``insert_first`` picks the cheaper order for rows that are usually new.
+    ``update`` selects the row by its owner too, so a row of somebody else is never
+    touched; it returns the number of rows updated. ``insert_first`` picks the cheaper
+    order for rows that are usually new.
     """
+    in_transaction = connections[using].in_atomic_block
 
-    in_transaction = connections[router.db_for_write(manager.model)].in_atomic_block
-
-    def insert() -> IntegrityError | None:
+    def run_insert() -> IntegrityError | None:
         try:
             if in_transaction:  # a failed INSERT would break the caller's transaction
-                with transaction.atomic():
-                    manager.create(**key, **values)
+                with transaction.atomic(using=using):
+                    insert()
             else:  # autocommit: one statement, nothing to roll back (no BEGIN/COMMIT)
-                manager.create(**key, **values)
+                insert()
         except IntegrityError as exc:
             return exc
         return None
 
-    if insert_first and insert() is None:
+    if insert_first and run_insert() is None:
         return True
-    if manager.filter(**key).update(**values):
+    if update():
         return False
-    error = insert()
+    error = run_insert()
     if error is None:
         return True
     # Lost a race against a concurrent insert of the same key: update that row. If there
     # is none, the insert broke another constraint (a parent row deleted meanwhile, a
     # check): that error is real, not "the row exists".
-    if manager.filter(**key).update(**values):
+    if update():
         return False
     raise error
+
+
+def _upsert_statements(
+    using: str, insert: Statement, update: Statement, values: dict[str, Any], insert_first: bool
+) -> bool:
+    """:func:`_upsert` with compiled statements, both bound to ``values``."""
+    return _upsert(
+        using,
+        partial(insert.run, using, **values),
+        partial(update.run, using, **values),
+        insert_first,
+    )
+
+
+def _db_for_read() -> str:
+    return router.db_for_read(Thread)
+
+
+def _db_for_write() -> str:
+    return router.db_for_write(Thread)
 
 
 class DjangoStore(Store[ChatKitContext]):
@@ -201,17 +309,11 @@ class DjangoStore(Store[ChatKitContext]):
         owner = owner_filter(context)
         _require_findable(thread=thread_id)
 
-        def load() -> tuple[str, bool] | None:
-            return (
-                Thread.objects.filter(**owner, chatkit_id=thread_id)
-                .values_list("payload", "handled_by_human")
-                .first()
-            )
-
-        row = await run_db(load)
-        if row is None:
+        rows = await run_db(THREAD.fetch, _db_for_read(), **owner, thread=thread_id)
+        if not rows:
             raise NotFoundError(f"Thread {thread_id} not found")
-        return thread_metadata(*row)
+        ((payload, human),) = rows
+        return thread_metadata(payload, bool(human))
 
     async def save_thread(self, thread: ck.ThreadMetadata, context: ChatKitContext) -> None:
         owner = owner_filter(context)
@@ -221,10 +323,13 @@ class DjangoStore(Store[ChatKitContext]):
         self._unsaved_thread_ids.pop(thread.id, None)
 
         def save() -> bool:
-            return _upsert(
-                Thread.objects,
-                {**owner, "chatkit_id": row.chatkit_id},
+            return _upsert_statements(
+                _db_for_write(),
+                THREAD_INSERT,
+                THREAD_UPDATE,
                 {
+                    **owner,
+                    "thread": row.chatkit_id,
                     "title": row.title,
                     "status": row.status,
                     "created_at": row.created_at,
@@ -247,19 +352,18 @@ class DjangoStore(Store[ChatKitContext]):
         _require_findable(thread=after)
 
         def load() -> tuple[list[tuple[Any, ...]], bool, str | None]:
-            queryset = Thread.objects.filter(**owner)
+            using = _db_for_read()
             cursor = None
             if after:
-                cursor = queryset.filter(chatkit_id=after).values_list("created_at", "pk").first()
-                if cursor is None:
+                found = THREAD_CURSOR.fetch(using, **owner, thread=after)
+                if not found:
                     raise NotFoundError(f"Thread {after} not found")
-            return _keyset_page(
-                queryset, cursor, limit, order, ("chatkit_id", "payload", "handled_by_human")
-            )
+                (cursor,) = found
+            return _page(using, THREAD_PAGE, limit, order, cursor, **owner)
 
         rows, has_more, next_after = await run_db(load)
         return ck.Page(
-            data=[thread_metadata(payload, human) for _, payload, human in rows],
+            data=[thread_metadata(payload, bool(human)) for _, payload, human in rows],
             has_more=has_more,
             after=next_after,
         )
@@ -293,14 +397,15 @@ class DjangoStore(Store[ChatKitContext]):
         _require_findable(thread=thread_id, item=after)
 
         def load() -> tuple[list[tuple[Any, ...]], bool, str | None]:
-            queryset = ThreadItem.objects.filter(thread_id=_thread_pk_subquery(owner, thread_id))
+            using = _db_for_read()
             cursor = None
             if after:
-                cursor = queryset.filter(chatkit_id=after).values_list("created_at", "pk").first()
-                if cursor is None:
+                found = ITEM_CURSOR.fetch(using, **owner, thread=thread_id, item=after)
+                if not found:
                     _thread_pk(owner, thread_id)  # a missing thread is reported first
                     raise NotFoundError(f"Item {after} not found")
-            page = _keyset_page(queryset, cursor, limit, order, ("chatkit_id", "type", "payload"))
+                (cursor,) = found
+            page = _page(using, ITEM_PAGE, limit, order, cursor, **owner, thread=thread_id)
             if not page[0] and cursor is None:
                 _thread_pk(owner, thread_id)  # no items, or no such thread?
             return page
@@ -331,20 +436,19 @@ class DjangoStore(Store[ChatKitContext]):
         row.set_item(item)
 
         def save() -> bool:
+            using = _db_for_write()
             # Touch the thread first: a missing or foreign one is never written to.
-            touched = Thread.objects.filter(**owner, chatkit_id=thread_id).update(
-                updated_at=timezone.now()
-            )
-            if not touched:
+            if not THREAD_TOUCH.run(using, **owner, thread=thread_id, now=timezone.now()):
                 raise NotFoundError(f"Thread {thread_id} not found")
             try:
-                return _upsert(
-                    ThreadItem.objects,
+                return _upsert_statements(
+                    using,
+                    ITEM_INSERT,
+                    ITEM_UPDATE,
                     {
-                        "thread_id": _thread_pk_subquery(owner, thread_id),
-                        "chatkit_id": row.chatkit_id,
-                    },
-                    {
+                        **owner,
+                        "thread": thread_id,
+                        "item": row.chatkit_id,
                         "type": row.type,
                         "created_at": row.created_at,
                         "text": row.text,
@@ -423,10 +527,11 @@ class DjangoStore(Store[ChatKitContext]):
                     .values_list("pk", flat=True)
                     .first()
                 )
+            key = {**owner, "chatkit_id": row.chatkit_id}
             _upsert(
-                Attachment.objects,
-                {**owner, "chatkit_id": row.chatkit_id},
-                values,
+                router.db_for_write(Attachment),
+                partial(Attachment.objects.create, **key, **values),
+                partial(Attachment.objects.filter(**key).update, **values),
                 insert_first=False,
             )
 
