@@ -10,8 +10,9 @@ Pages are keyset-paginated on ``(created_at, id)``: the auto-increment ``id`` br
 ties between equal timestamps, so nothing is skipped or reordered at page boundaries.
 Each method runs a small, constant number of queries in one worker-thread hop
 (:func:`django_chatkit.internal.db.run_db`); ``tests/test_store_queries.py`` holds the
-budgets. The statements of the hot paths (a thread, a page, saving an item or a thread)
-are querysets compiled once per database (:mod:`django_chatkit.internal.statements`). Deleting a thread adds two statements per 100 items (Django's cascade).
+budgets. Deleting a thread adds two statements per 100 items (Django's cascade). The
+statements of the hot paths (a thread, a page, saving an item or a thread) are querysets
+compiled once per database (:mod:`django_chatkit.internal.statements`).
 """
 
 from __future__ import annotations
