@@ -90,6 +90,34 @@ def thread_metadata(payload: str, handled_by_human: bool = False) -> ck.ThreadMe
     return metadata
 
 
+def thread_columns(metadata: ck.ThreadMetadata) -> dict[str, Any]:
+    """The ``Thread`` column values of ``metadata``: its payload and the queryable columns."""
+    if isinstance(metadata, ck.Thread):  # the SDK sometimes passes a full Thread
+        metadata = ck.ThreadMetadata.model_validate(metadata.model_dump(exclude={"items"}))
+    columns = {
+        "chatkit_id": metadata.id,
+        "title": (metadata.title or "").replace("\x00", ""),
+        "status": metadata.status.type,
+        "created_at": db_datetime(metadata.created_at),
+    }
+    if HANDLED_BY_HUMAN in metadata.metadata:  # a column, not payload (see the key)
+        extra = {k: v for k, v in metadata.metadata.items() if k != HANDLED_BY_HUMAN}
+        metadata = metadata.model_copy(update={"metadata": extra})
+    columns["payload"] = metadata.model_dump_json()
+    return columns
+
+
+def item_columns(item: ck.ThreadItem) -> dict[str, Any]:
+    """The ``ThreadItem`` column values of ``item`` (but its thread)."""
+    return {
+        "chatkit_id": item.id,
+        "type": item.type,
+        "created_at": db_datetime(item.created_at),
+        "text": item_text(item),
+        "payload": item.model_dump_json(),
+    }
+
+
 class ThreadStatus(models.TextChoices):
     ACTIVE = "active", _("Active")
     LOCKED = "locked", _("Locked")
@@ -146,16 +174,8 @@ class Thread(models.Model):
 
     def set_metadata(self, metadata: ck.ThreadMetadata) -> None:
         """Copy ``metadata`` into the payload and the queryable columns."""
-        if isinstance(metadata, ck.Thread):  # the SDK sometimes passes a full Thread
-            metadata = ck.ThreadMetadata.model_validate(metadata.model_dump(exclude={"items"}))
-        self.chatkit_id = metadata.id
-        self.title = (metadata.title or "").replace("\x00", "")
-        self.status = metadata.status.type
-        self.created_at = db_datetime(metadata.created_at)
-        if HANDLED_BY_HUMAN in metadata.metadata:  # a column, not payload (see the key)
-            extra = {k: v for k, v in metadata.metadata.items() if k != HANDLED_BY_HUMAN}
-            metadata = metadata.model_copy(update={"metadata": extra})
-        self.payload = metadata.model_dump_json()
+        for name, value in thread_columns(metadata).items():
+            setattr(self, name, value)
 
     def set_status(self, status: str, reason: str | None = None) -> None:
         """Change the thread's status (active, locked, closed), payload included."""
@@ -203,11 +223,8 @@ class ThreadItem(models.Model):
         return decode_thread_item(self.type, self.payload)
 
     def set_item(self, item: ck.ThreadItem) -> None:
-        self.chatkit_id = item.id
-        self.type = item.type
-        self.created_at = db_datetime(item.created_at)
-        self.text = item_text(item)
-        self.payload = item.model_dump_json()
+        for name, value in item_columns(item).items():
+            setattr(self, name, value)
 
 
 class UploadState(models.TextChoices):

@@ -41,6 +41,8 @@ from .models import (
     Thread,
     ThreadItem,
     decode_thread_item,
+    item_columns,
+    thread_columns,
     thread_metadata,
 )
 
@@ -318,8 +320,7 @@ class DjangoStore(Store[ChatKitContext]):
 
     async def save_thread(self, thread: ck.ThreadMetadata, context: ChatKitContext) -> None:
         owner = owner_filter(context)
-        row = Thread()
-        row.set_metadata(thread)
+        columns = thread_columns(thread)
         new = thread.id in self._unsaved_thread_ids
         self._unsaved_thread_ids.pop(thread.id, None)
 
@@ -328,21 +329,14 @@ class DjangoStore(Store[ChatKitContext]):
                 _db_for_write(),
                 THREAD_INSERT,
                 THREAD_UPDATE,
-                {
-                    **owner,
-                    "thread": row.chatkit_id,
-                    "title": row.title,
-                    "status": row.status,
-                    "created_at": row.created_at,
-                    "payload": row.payload,
-                    "updated_at": timezone.now(),
-                },
+                {**owner, **columns, "thread": columns["chatkit_id"], "updated_at": timezone.now()},
                 insert_first=new,
             )
 
-        if await run_db(save):
+        created = await run_db(save)
+        if created and signals.thread_created.has_listeners(type(self)):
             await signals.thread_created.asend(
-                sender=type(self), thread=row.to_chatkit(), context=context
+                sender=type(self), thread=thread_metadata(columns["payload"]), context=context
             )
 
     async def load_threads(
@@ -433,8 +427,7 @@ class DjangoStore(Store[ChatKitContext]):
     ) -> None:
         owner = owner_filter(context)
         _require_findable(thread=thread_id)
-        row = ThreadItem()
-        row.set_item(item)
+        columns = item_columns(item)
 
         def save() -> bool:
             using = _db_for_write()
@@ -446,15 +439,7 @@ class DjangoStore(Store[ChatKitContext]):
                     using,
                     ITEM_INSERT,
                     ITEM_UPDATE,
-                    {
-                        **owner,
-                        "thread": thread_id,
-                        "item": row.chatkit_id,
-                        "type": row.type,
-                        "created_at": row.created_at,
-                        "text": row.text,
-                        "payload": row.payload,
-                    },
+                    {**owner, **columns, "thread": thread_id, "item": columns["chatkit_id"]},
                     insert_first=insert_first,
                 )
             except IntegrityError:
