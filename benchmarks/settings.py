@@ -89,6 +89,8 @@ if os.environ.get("BENCH_CACHE"):
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": os.environ["BENCH_CACHE"],
+            # One Redis connection pool per process (README, production notes).
+            "OPTIONS": {"pool_class": "django_chatkit.redis_pool.SharedConnectionPool"},
         }
     }
 else:
