@@ -1,11 +1,12 @@
-"""The store's hot statements: compiled by the ORM once per database, then reused.
+"""Statements the ORM compiles once per database, then runs with new values each time.
 
 Building a queryset and compiling it to SQL costs 0.3-0.5 ms of CPU per statement, more
-than the database spends running the store's indexed statements. Each hot statement
-here is an ordinary queryset whose variable parts are :class:`Param` placeholders; the
-ORM compiles it once per database alias and shape (a page size, an order), and each
-execution binds new values, prepared by the model field as the ORM prepares them. The
-SQL is the ORM's own, so it stays portable across database backends.
+than the database spends running the store's indexed statements. Each of the store's hot
+statements (``django_chatkit.store``) is an ordinary queryset whose variable parts are
+:class:`Param` placeholders; the ORM compiles it once per database alias and shape (a page
+size, an order), and each execution binds new values, prepared by the model field as the
+ORM prepares them. The SQL is the ORM's own, so it stays portable across database
+backends.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ class Param(Expression):
         self.name = name
         self.raw = raw
 
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
-        return "%s", [self]
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
+        return "%s", (self,)
 
     def prepare(self, value: Any, connection: Any) -> Any:
         if self.raw or value is None:
