@@ -16,7 +16,7 @@ from django_chatkit.server import get_server  # noqa: E402
 # Production habits (README, "Production notes"): import the ChatKit server and its agent
 # libraries now rather than on the first request, then keep the ~200,000 objects loaded
 # at startup out of the garbage collector's full passes (each one paused the worker for
-# 100-150 ms on the benchmark machine).
+# 126-166 ms on the benchmark machine).
 get_server()
 gc.freeze()
 
