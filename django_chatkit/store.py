@@ -109,9 +109,14 @@ def _owned_thread() -> models.QuerySet[Thread]:
     return _owned_threads().filter(chatkit_id=Param("thread", _thread_field("chatkit_id")))
 
 
+def _owned_thread_pk() -> Subquery:
+    """The owner's thread's primary key as a subquery (``NULL`` when it is not theirs):
+    its items are read or written in the statement that finds it."""
+    return Subquery(_owned_thread().values("pk")[:1])
+
+
 def _thread_items() -> models.QuerySet[ThreadItem]:
-    """The items of the owner's thread, addressed by a subquery (no separate lookup)."""
-    return ThreadItem.objects.filter(thread_id=Subquery(_owned_thread().values("pk")[:1]))
+    return ThreadItem.objects.filter(thread_id=_owned_thread_pk())
 
 
 def _keyset_page(
@@ -186,7 +191,7 @@ ITEM_VALUES = ("type", "created_at", "text", "payload")
 ITEM_INSERT = Statement(
     lambda: insert_query(
         ThreadItem,
-        thread_id=Subquery(_owned_thread().values("pk")[:1]),
+        thread_id=_owned_thread_pk(),
         chatkit_id=Param("item", _item_field("chatkit_id")),
         **{name: Param(name, _item_field(name)) for name in ITEM_VALUES},
     )

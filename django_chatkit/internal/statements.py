@@ -95,28 +95,25 @@ class Statement:
             compiled = self._compiled[key] = _Compiled(sql, tuple(params))
         return compiled
 
-    def execute(self, using: str, *shape: Hashable, **values: Any) -> Any:
-        """Run the statement with ``values`` bound; return the cursor (rows, rowcount)."""
+    def _bind(self, using: str, shape: tuple[Hashable, ...], values: dict[str, Any]) -> Any:
         compiled = self._compile(using, shape)
         connection = connections[using]
         params = [
             p.prepare(values[p.name], connection) if isinstance(p, Param) else p
             for p in compiled.params
         ]
-        cursor = connection.cursor()
-        try:
-            cursor.execute(compiled.sql, params)
-        except BaseException:
-            cursor.close()
-            raise
-        return cursor
+        return connection, compiled.sql, params
 
     def fetch(self, using: str, *shape: Hashable, **values: Any) -> list[tuple[Any, ...]]:
         """The rows of a ``SELECT``, as the driver returns them (no ORM conversion)."""
-        with self.execute(using, *shape, **values) as cursor:
+        connection, sql, params = self._bind(using, shape, values)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
             return cursor.fetchall()
 
     def run(self, using: str, *shape: Hashable, **values: Any) -> int:
         """Run an ``INSERT`` or ``UPDATE``; return the number of rows it changed."""
-        with self.execute(using, *shape, **values) as cursor:
+        connection, sql, params = self._bind(using, shape, values)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
             return cursor.rowcount
