@@ -2,7 +2,8 @@
 
 Environment switches (``bench.py`` sets them for each server it starts):
 
-``BENCH_STORE``     ``orm`` (``DjangoStore``, stack c) or ``memory`` (``MemoryStore``, stack b)
+``BENCH_STORE``     ``orm`` (``DjangoStore``, stack c), ``memory`` (``MemoryStore``, stack b) or
+                    ``floor`` (``FloorStore``, stack f)
 ``DATABASE_URL``    PostgreSQL (``postgres://...``); unset: SQLite in WAL mode at
                     ``BENCH_SQLITE_PATH``
 ``BENCH_DB_POOL``   ``1``: psycopg's connection pool (``OPTIONS={"pool": True}``)

@@ -166,7 +166,7 @@ async def _dispatch(
     """What ``ChatKitServer.process()`` does once it has parsed the body.
 
     The SDK's ``process()`` builds a new ``TypeAdapter(ChatKitReq)`` for every request
-    (about 5 ms of CPU, more than the rest of a ``threads.list``); this parses with one
+    (2 to 5 ms of CPU, more than the rest of a ``threads.list``); this parses with one
     adapter built at import. It calls the SDK's two request flows directly, so
     ``tests/test_server.py`` pins their signatures and checks the answers match
     ``ChatKitServer.process()``'s.

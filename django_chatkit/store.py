@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from time import monotonic
 from typing import Any
 
 from chatkit import types as ck
@@ -277,6 +278,19 @@ def _upsert_statements(
     )
 
 
+def _remember(bounded: dict[Any, Any], key: Any, value: Any, maximum: int) -> None:
+    """Set ``bounded[key]`` as its newest entry; past ``maximum`` entries, drop the oldest
+    (dicts keep insertion order)."""
+    bounded.pop(key, None)
+    bounded[key] = value
+    if len(bounded) > maximum:
+        bounded.pop(next(iter(bounded)), None)
+
+
+def _activity_key(owner: dict[str, Any], thread_id: str) -> tuple[Any, str, str]:
+    return (owner["user_id"], owner["scope"], thread_id)
+
+
 def _db_for_read() -> str:
     return router.db_for_read(Thread)
 
@@ -293,17 +307,31 @@ class DjangoStore(Store[ChatKitContext]):
     # (Subclasses that define __init__ call super().__init__().)
     _unsaved_thread_ids_max = 1024
 
+    #: Seconds within which a thread's last activity (``Thread.updated_at``) is not
+    #: written again by this process: the saves of one turn (the thread, the user's
+    #: message, the answer) write it once, not three times. ``0``: on every item save.
+    activity_resolution = 1.0
+    _active_threads_max = 4096
+
     def __init__(self) -> None:
         self._unsaved_thread_ids: dict[str, None] = {}  # insertion-ordered: oldest first
+        # (user id, scope, thread id) -> time.monotonic() when this process last wrote
+        # the thread's updated_at; insertion-ordered, oldest first.
+        self._active_threads: dict[tuple[Any, str, str], float] = {}
+
+    def _recently_active(self, owner: dict[str, Any], thread_id: str) -> bool:
+        written = self._active_threads.get(_activity_key(owner, thread_id))
+        return written is not None and monotonic() - written < self.activity_resolution
+
+    def _mark_active(self, owner: dict[str, Any], thread_id: str, written: float) -> None:
+        key = _activity_key(owner, thread_id)
+        _remember(self._active_threads, key, written, self._active_threads_max)
 
     # ids -----------------------------------------------------------------
 
     def generate_thread_id(self, context: ChatKitContext) -> str:
         thread_id = new_id(ID_PREFIXES["thread"])
-        unsaved = self._unsaved_thread_ids
-        unsaved[thread_id] = None
-        if len(unsaved) > self._unsaved_thread_ids_max:
-            unsaved.pop(next(iter(unsaved)), None)
+        _remember(self._unsaved_thread_ids, thread_id, None, self._unsaved_thread_ids_max)
         return thread_id
 
     def generate_item_id(
@@ -338,7 +366,9 @@ class DjangoStore(Store[ChatKitContext]):
                 insert_first=new,
             )
 
+        started = monotonic()
         created = await run_db(save)
+        self._mark_active(owner, thread.id, started)
         if created and signals.thread_created.has_listeners(type(self)):
             await signals.thread_created.asend(
                 sender=type(self), thread=thread_metadata(columns["payload"]), context=context
@@ -380,6 +410,7 @@ class DjangoStore(Store[ChatKitContext]):
                 Thread.objects.filter(pk=pk).delete()
 
         await run_db(delete)
+        self._active_threads.pop(_activity_key(owner, thread_id), None)
         await signals.thread_deleted.asend(sender=type(self), thread_id=thread_id, context=context)
 
     # items ---------------------------------------------------------------
@@ -433,11 +464,13 @@ class DjangoStore(Store[ChatKitContext]):
         owner = owner_filter(context)
         _require_findable(thread=thread_id)
         columns = item_columns(item)
+        touch = not self._recently_active(owner, thread_id)
 
         def save() -> bool:
             using = _db_for_write()
-            # Touch the thread first: a missing or foreign one is never written to.
-            if not THREAD_TOUCH.run(using, **owner, thread=thread_id, now=timezone.now()):
+            # A missing or foreign thread is never written to: the touch finds no row, and
+            # the item statements select the thread by its owner (no row: NotFoundError).
+            if touch and not THREAD_TOUCH.run(using, **owner, thread=thread_id, now=timezone.now()):
                 raise NotFoundError(f"Thread {thread_id} not found")
             try:
                 return _upsert_statements(
@@ -451,7 +484,10 @@ class DjangoStore(Store[ChatKitContext]):
                 _thread_pk(owner, thread_id)  # deleted meanwhile: NotFoundError
                 raise
 
+        started = monotonic()
         created = await run_db(save)
+        if touch:
+            self._mark_active(owner, thread_id, started)
         await signals.item_saved.asend(
             sender=type(self), thread_id=thread_id, item=item, created=created, context=context
         )

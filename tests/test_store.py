@@ -756,7 +756,6 @@ async def test_save_thread_updates_in_place_and_signals_creation_once(store, as_
 
 async def test_add_and_save_item_upsert_and_signal(store, as_alice, received):
     await store.save_thread(thread_meta("thr_1"), as_alice)
-    before = (await Thread.objects.aget()).updated_at
 
     await store.add_thread_item("thr_1", message("msg_1", text="a"), as_alice)
     await store.add_thread_item("thr_1", message("msg_1", text="b"), as_alice)  # again
@@ -768,7 +767,55 @@ async def test_add_and_save_item_upsert_and_signal(store, as_alice, received):
     saved = [(kw["item"].id, kw["created"]) for name, kw in received if name == "item_saved"]
     assert saved == [("msg_1", True), ("msg_1", False), ("msg_1", False), ("msg_2", True)]
     assert all(kw["thread_id"] == "thr_1" for _, kw in received if "thread_id" in kw)
-    assert (await Thread.objects.aget()).updated_at > before
+
+
+async def last_activity() -> datetime:
+    return (await Thread.objects.aget()).updated_at
+
+
+async def test_item_saves_record_the_threads_last_activity_once_per_resolution(
+    store, as_alice, monkeypatch
+):
+    clock = [1000.0]
+    monkeypatch.setattr("django_chatkit.store.monotonic", lambda: clock[0])
+    await store.save_thread(thread_meta("thr_1"), as_alice)
+    saved = await last_activity()
+
+    # Within activity_resolution (1 s) of the thread's save: one turn's items do not
+    # write updated_at again (one statement each instead of two).
+    clock[0] += 0.5
+    with capture_queries() as log:
+        await store.add_thread_item("thr_1", message("msg_1"), as_alice)
+    assert len(log) == 1
+    assert await last_activity() == saved
+
+    # Later, the next item save records the activity.
+    clock[0] += 1.0
+    with capture_queries() as log:
+        await store.save_item("thr_1", message("msg_1", text="edited"), as_alice)
+    assert len(log) == 2
+    touched = await last_activity()
+    assert touched > saved
+
+    # activity_resolution = 0: every item save writes it.
+    store.activity_resolution = 0
+    await store.add_thread_item("thr_1", message("msg_2"), as_alice)
+    assert await last_activity() > touched
+
+
+async def test_an_item_save_skipping_the_touch_still_checks_the_owner(store, as_alice, as_bob):
+    await store.save_thread(thread_meta("thr_1"), as_alice)
+    await store.add_thread_item("thr_1", message("msg_1"), as_alice)
+    # Bob's store remembers Alice's thread as recently active under Alice's key only;
+    # even a stale memo of his own never lets a write through to her thread.
+    store._mark_active({"user_id": as_bob.user.pk, "scope": ""}, "thr_1", time.monotonic())
+
+    with pytest.raises(NotFoundError):
+        await store.add_thread_item("thr_1", message("msg_bob"), as_bob)
+    with pytest.raises(NotFoundError):
+        await store.save_item("thr_1", message("msg_1", text="bob's"), as_bob)
+    items = await all_items(store, as_alice, "thr_1")
+    assert [(i.id, i.content[0].text) for i in items] == [("msg_1", "hello")]
 
 
 async def test_delete_thread_item(store, as_alice):
