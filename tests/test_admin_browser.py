@@ -98,9 +98,12 @@ def test_staff_reads_a_thread_in_chromium(live_server):
             assert page.locator("article.ck-item").count() == 11
             assert page.locator(".ck-badge-hidden").count() == 2
             # The thumbnail is a signed URL that really serves the image.
+            # It loads lazily and after the page: in view, then wait until it has loaded or failed.
             thumbnail = page.locator("img.ck-thumb").first
-            thumbnail.wait_for()
-            assert page.evaluate("(img) => img.naturalWidth", thumbnail.element_handle()) == 48
+            thumbnail.scroll_into_view_if_needed()
+            image = thumbnail.element_handle()
+            page.wait_for_function("(img) => img.complete", arg=image)
+            assert page.evaluate("(img) => img.naturalWidth", image) == 48
             # Raw JSON on demand: closed until asked for.
             raw = page.locator("article[data-type=widget] details.ck-raw")
             assert not raw.locator("pre").is_visible()
