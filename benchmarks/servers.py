@@ -64,9 +64,9 @@ def create_floor_table() -> None:
 
 class BenchServer(DjangoChatKitServer):
     def __init__(self) -> None:
-        stores = {"memory": MemoryStore, "floor": FloorStore}
-        store = stores[settings.BENCH_STORE]() if settings.BENCH_STORE in stores else None
-        super().__init__(store=store)
+        # None: DjangoChatKitServer's own DjangoStore (stack c).
+        store = {"memory": MemoryStore, "floor": FloorStore}.get(settings.BENCH_STORE)
+        super().__init__(store=store() if store else None)
 
     def respond(
         self,

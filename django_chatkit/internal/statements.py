@@ -11,7 +11,8 @@ backends.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,25 +96,27 @@ class Statement:
             compiled = self._compiled[key] = _Compiled(sql, tuple(params))
         return compiled
 
-    def _bind(self, using: str, shape: tuple[Hashable, ...], values: dict[str, Any]) -> Any:
+    @contextmanager
+    def _executed(
+        self, using: str, shape: tuple[Hashable, ...], values: dict[str, Any]
+    ) -> Iterator[Any]:
+        """A cursor that has run the statement with ``values`` bound; closed on exit."""
         compiled = self._compile(using, shape)
         connection = connections[using]
         params = [
             p.prepare(values[p.name], connection) if isinstance(p, Param) else p
             for p in compiled.params
         ]
-        return connection, compiled.sql, params
+        with connection.cursor() as cursor:
+            cursor.execute(compiled.sql, params)
+            yield cursor
 
     def fetch(self, using: str, *shape: Hashable, **values: Any) -> list[tuple[Any, ...]]:
         """The rows of a ``SELECT``, as the driver returns them (no ORM conversion)."""
-        connection, sql, params = self._bind(using, shape, values)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+        with self._executed(using, shape, values) as cursor:
             return cursor.fetchall()
 
     def run(self, using: str, *shape: Hashable, **values: Any) -> int:
         """Run an ``INSERT`` or ``UPDATE``; return the number of rows it changed."""
-        connection, sql, params = self._bind(using, shape, values)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+        with self._executed(using, shape, values) as cursor:
             return cursor.rowcount
