@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.utils import translation
+from pydantic import BaseModel
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
@@ -18,6 +19,34 @@ def _current_language() -> str:
     return translation.get_language() or settings.LANGUAGE_CODE
 
 
+class RequestReads:
+    """What the store read during one request, reused within that request.
+
+    A request reads its thread several times (the endpoint's checks, the hand-off check,
+    the SDK): :class:`~django_chatkit.store.DjangoStore` answers the repeated reads from
+    here. Each hit is a deep copy (callers mutate what they load); any write to a row
+    forgets what was read of it. The endpoint gives each request's context a new one;
+    never share one between requests or users.
+    """
+
+    def __init__(self) -> None:
+        self._rows: dict[tuple[Any, ...], BaseModel] = {}
+
+    def get(self, key: tuple[Any, ...]) -> Any:
+        """A copy of what was read under ``key``, or ``None``."""
+        value = self._rows.get(key)
+        return None if value is None else value.model_copy(deep=True)
+
+    def put(self, key: tuple[Any, ...], value: BaseModel) -> None:
+        self._rows[key] = value.model_copy(deep=True)
+
+    def forget(self, kind: str, *ids: Any) -> None:
+        """Forget every read of ``kind`` whose key starts with ``ids``."""
+        prefix = (kind, *ids)
+        for key in [k for k in self._rows if k[: len(prefix)] == prefix]:
+            del self._rows[key]
+
+
 @dataclass
 class ChatKitContext:
     """Who is asking, and for which conversation space.
@@ -26,7 +55,8 @@ class ChatKitContext:
     ``scope`` separates histories of the same user, e.g. one per assistant on a site
     (the store isolates by user *and* scope). ``language`` is the request's active
     language (Django i18n), for localized prompts and tool output. ``request`` is the
-    Django request, or ``None`` outside a request (jobs, commands, tests).
+    Django request, or ``None`` outside a request (jobs, commands, tests). ``reads``
+    lets the store read each row once per request (:class:`RequestReads`).
     """
 
     user: AbstractBaseUser | AnonymousUser
@@ -34,3 +64,6 @@ class ChatKitContext:
     scope: str = ""
     language: str = field(default_factory=_current_language)
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Reads the store reuses within this request (set by the endpoint for each
+    #: request); ``None``: every load reads the database.
+    reads: RequestReads | None = field(default=None, repr=False, compare=False)

@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chatkit import types as ck
-from chatkit.widgets import DynamicWidgetRoot
 from django.conf import settings
 from django.core.files.storage import storages
 from django.db import models, transaction
@@ -25,23 +24,27 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from pydantic import TypeAdapter
 
+from .widget_classes import rebuild_widget, record_classes
+
 logger = logging.getLogger("django_chatkit")
 
 THREAD_ITEM_ADAPTER: TypeAdapter[ck.ThreadItem] = TypeAdapter(ck.ThreadItem)
 ATTACHMENT_ADAPTER: TypeAdapter[ck.Attachment] = TypeAdapter(ck.Attachment)
 
 
-def decode_thread_item(item_type: str, payload: str) -> ck.ThreadItem:
-    """Rebuild a stored item (``item_type`` is its ``type`` column) equal to the saved one.
+def decode_thread_item(item_type: str, payload: str, widget_classes: str = "") -> ck.ThreadItem:
+    """Rebuild a stored item equal to the saved one, of the same classes.
 
-    A widget comes back as ``DynamicWidgetRoot``, what ``WidgetTemplate.build()`` makes:
-    validated against the SDK's union it would become one of the deprecated named classes
-    (``Card``...), which warns and silently drops every prop that class does not know.
+    ``item_type`` and ``widget_classes`` are its columns. A widget is rebuilt with the
+    classes recorded when it was saved (:mod:`django_chatkit.widget_classes`): a
+    ``Card`` comes back a ``Card``, what ``WidgetTemplate.build()`` made a
+    ``DynamicWidgetRoot``, every prop kept. A widget saved before classes were recorded
+    loads as a ``DynamicWidgetRoot``, as it always did.
     """
     if item_type != "widget":
         return THREAD_ITEM_ADAPTER.validate_json(payload)
     data = json.loads(payload)
-    data["widget"] = DynamicWidgetRoot.model_validate(data["widget"])
+    data["widget"] = rebuild_widget(data["widget"], widget_classes)
     return ck.WidgetItem.model_validate(data)
 
 
@@ -115,6 +118,7 @@ def item_columns(item: ck.ThreadItem) -> dict[str, Any]:
         "created_at": db_datetime(item.created_at),
         "text": item_text(item),
         "payload": item.model_dump_json(),
+        "widget_classes": (record_classes(item.widget) if isinstance(item, ck.WidgetItem) else ""),
     }
 
 
@@ -203,6 +207,12 @@ class ThreadItem(models.Model):
     created_at = models.DateTimeField(_("created"))
     text = models.TextField(_("text"), blank=True, default="")
     payload = models.TextField(_("payload"), help_text=_("The SDK's ThreadItem as JSON."))
+    widget_classes = models.TextField(
+        _("widget classes"),
+        blank=True,
+        default="",
+        help_text=_("Widget items: the class of each part of the widget, to rebuild it exactly."),
+    )
 
     class Meta:
         verbose_name = _("thread item")
@@ -220,7 +230,7 @@ class ThreadItem(models.Model):
         return self.chatkit_id
 
     def to_chatkit(self) -> ck.ThreadItem:
-        return decode_thread_item(self.type, self.payload)
+        return decode_thread_item(self.type, self.payload, self.widget_classes)
 
     def set_item(self, item: ck.ThreadItem) -> None:
         for name, value in item_columns(item).items():

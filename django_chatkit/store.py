@@ -17,10 +17,11 @@ compiled once per database (:mod:`django_chatkit.internal.statements`).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import partial
 from time import monotonic
-from typing import Any
+from typing import Any, TypeVar
 
 from chatkit import types as ck
 from chatkit.store import NotFoundError, Store, StoreItemType
@@ -28,6 +29,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, connections, models, router, transaction
 from django.db.models import Subquery
 from django.utils import timezone
+from pydantic import BaseModel
 
 from . import signals
 from .conf import conf
@@ -46,6 +48,8 @@ from .models import (
     thread_columns,
     thread_metadata,
 )
+
+logger = logging.getLogger("django_chatkit")
 
 ID_PREFIXES: dict[str, str] = {
     "thread": "thr",
@@ -185,10 +189,14 @@ ITEM_CURSOR = Statement(
 )
 ITEM_PAGE = Statement(
     lambda descending, limit, after_cursor: _keyset_page(
-        _thread_items(), descending, limit, after_cursor, ("chatkit_id", "type", "payload")
+        _thread_items(),
+        descending,
+        limit,
+        after_cursor,
+        ("chatkit_id", "type", "payload", "widget_classes"),
     )
 )
-ITEM_VALUES = ("type", "created_at", "text", "payload")
+ITEM_VALUES = ("type", "created_at", "text", "payload", "widget_classes")
 ITEM_INSERT = Statement(
     lambda: insert_query(
         ThreadItem,
@@ -229,6 +237,20 @@ def _thread_pk(owner: dict[str, Any], thread_id: str) -> int:
     return pk
 
 
+def _insert(using: str, insert: Callable[[], object]) -> IntegrityError | None:
+    """Run ``insert``; return the ``IntegrityError`` it raised (the row exists, or a
+    constraint refused it), leaving a caller's transaction usable."""
+    try:
+        if connections[using].in_atomic_block:  # a failed INSERT would break it
+            with transaction.atomic(using=using):
+                insert()
+        else:  # autocommit: one statement, nothing to roll back (no BEGIN/COMMIT)
+            insert()
+    except IntegrityError as exc:
+        return exc
+    return None
+
+
 def _upsert(
     using: str, insert: Callable[[], object], update: Callable[[], int], insert_first: bool
 ) -> bool:
@@ -238,24 +260,11 @@ def _upsert(
     touched; it returns the number of rows updated. ``insert_first`` picks the cheaper
     order for rows that are usually new.
     """
-    in_transaction = connections[using].in_atomic_block
-
-    def run_insert() -> IntegrityError | None:
-        try:
-            if in_transaction:  # a failed INSERT would break the caller's transaction
-                with transaction.atomic(using=using):
-                    insert()
-            else:  # autocommit: one statement, nothing to roll back (no BEGIN/COMMIT)
-                insert()
-        except IntegrityError as exc:
-            return exc
-        return None
-
-    if insert_first and run_insert() is None:
+    if insert_first and _insert(using, insert) is None:
         return True
     if update():
         return False
-    error = run_insert()
+    error = _insert(using, insert)
     if error is None:
         return True
     # Lost a race against a concurrent insert of the same key: update that row. If there
@@ -289,6 +298,25 @@ def _remember(bounded: dict[Any, Any], key: Any, value: Any, maximum: int) -> No
 
 def _activity_key(owner: dict[str, Any], thread_id: str) -> tuple[Any, str, str]:
     return (owner["user_id"], owner["scope"], thread_id)
+
+
+_Read = TypeVar("_Read", bound=BaseModel)
+
+
+def _reread(context: ChatKitContext, key: tuple[Any, ...]) -> Any:
+    """A copy of what this request already read under ``key`` (``None``: read it)."""
+    return None if context.reads is None else context.reads.get(key)
+
+
+def _remember_read(context: ChatKitContext, key: tuple[Any, ...], value: _Read) -> _Read:
+    if context.reads is not None:
+        context.reads.put(key, value)
+    return value
+
+
+def _forget_reads(context: ChatKitContext, kind: str, *ids: str) -> None:
+    if context.reads is not None:
+        context.reads.forget(kind, *ids)
 
 
 def _db_for_read() -> str:
@@ -344,18 +372,22 @@ class DjangoStore(Store[ChatKitContext]):
     async def load_thread(self, thread_id: str, context: ChatKitContext) -> ck.ThreadMetadata:
         owner = owner_filter(context)
         _require_findable(thread=thread_id)
+        key = ("thread", thread_id)
+        if (read := _reread(context, key)) is not None:
+            return read
 
         rows = await run_db(THREAD.fetch, _db_for_read(), **owner, thread=thread_id)
         if not rows:
             raise NotFoundError(f"Thread {thread_id} not found")
         ((payload, human),) = rows
-        return thread_metadata(payload, bool(human))
+        return _remember_read(context, key, thread_metadata(payload, bool(human)))
 
     async def save_thread(self, thread: ck.ThreadMetadata, context: ChatKitContext) -> None:
         owner = owner_filter(context)
         columns = thread_columns(thread)
         new = thread.id in self._unsaved_thread_ids
         self._unsaved_thread_ids.pop(thread.id, None)
+        _forget_reads(context, "thread", thread.id)
 
         def save() -> bool:
             return _upsert_statements(
@@ -409,6 +441,8 @@ class DjangoStore(Store[ChatKitContext]):
                 Attachment.objects.filter(thread_id=pk).delete()
                 Thread.objects.filter(pk=pk).delete()
 
+        _forget_reads(context, "thread", thread_id)
+        _forget_reads(context, "items", thread_id)
         await run_db(delete)
         self._active_threads.pop(_activity_key(owner, thread_id), None)
         await signals.thread_deleted.asend(sender=type(self), thread_id=thread_id, context=context)
@@ -426,6 +460,9 @@ class DjangoStore(Store[ChatKitContext]):
         owner = owner_filter(context)
         limit = clamp_limit(limit)
         _require_findable(thread=thread_id, item=after)
+        key = ("items", thread_id, "page", after, limit, order)
+        if (read := _reread(context, key)) is not None:
+            return read
 
         def load() -> tuple[list[tuple[Any, ...]], bool, str | None]:
             using = _db_for_read()
@@ -442,43 +479,50 @@ class DjangoStore(Store[ChatKitContext]):
             return page
 
         rows, has_more, next_after = await run_db(load)
-        data = [decode_thread_item(item_type, payload) for _, item_type, payload in rows]
+        data = [decode_thread_item(*columns) for _, *columns in rows]
         refresh_items(data, context.request)  # fresh signed preview URLs of our files
-        return ck.Page(data=data, has_more=has_more, after=next_after)
+        return _remember_read(context, key, ck.Page(data=data, has_more=has_more, after=next_after))
 
     async def add_thread_item(
         self, thread_id: str, item: ck.ThreadItem, context: ChatKitContext
     ) -> None:
-        await self._save_item(thread_id, item, context, insert_first=True)
+        """Insert a new item. An item whose id the thread already has is kept as stored
+        (a warning is logged): servers re-yield items, e.g. the pending
+        ``StructuredInputItem`` that ``threads.add_structured_input`` just answered, and
+        replacing it would lose the answer. ``save_item`` updates."""
+        await self._save_item(thread_id, item, context, add=True)
 
     async def save_item(self, thread_id: str, item: ck.ThreadItem, context: ChatKitContext) -> None:
-        await self._save_item(thread_id, item, context, insert_first=False)
+        """Update an item, or insert it if the thread does not have it yet."""
+        await self._save_item(thread_id, item, context, add=False)
 
     async def _save_item(
-        self,
-        thread_id: str,
-        item: ck.ThreadItem,
-        context: ChatKitContext,
-        insert_first: bool,
+        self, thread_id: str, item: ck.ThreadItem, context: ChatKitContext, add: bool
     ) -> None:
         owner = owner_filter(context)
         _require_findable(thread=thread_id)
         columns = item_columns(item)
         touch = not self._recently_active(owner, thread_id)
+        _forget_reads(context, "items", thread_id)
 
-        def save() -> bool:
+        def save() -> bool | None:
+            """``True``: inserted, ``False``: updated, ``None``: an add found the item."""
             using = _db_for_write()
             # A missing or foreign thread is never written to: the touch finds no row, and
             # the item statements select the thread by its owner (no row: NotFoundError).
             if touch and not THREAD_TOUCH.run(using, **owner, thread=thread_id, now=timezone.now()):
                 raise NotFoundError(f"Thread {thread_id} not found")
+            values = {**owner, **columns, "thread": thread_id, "item": columns["chatkit_id"]}
             try:
+                if add:
+                    error = _insert(using, partial(ITEM_INSERT.run, using, **values))
+                    if error is None:
+                        return True
+                    if ITEM_CURSOR.fetch(using, **values):
+                        return None  # the thread has it: keep the stored item
+                    raise error
                 return _upsert_statements(
-                    using,
-                    ITEM_INSERT,
-                    ITEM_UPDATE,
-                    {**owner, **columns, "thread": thread_id, "item": columns["chatkit_id"]},
-                    insert_first=insert_first,
+                    using, ITEM_INSERT, ITEM_UPDATE, values, insert_first=False
                 )
             except IntegrityError:
                 _thread_pk(owner, thread_id)  # deleted meanwhile: NotFoundError
@@ -488,6 +532,14 @@ class DjangoStore(Store[ChatKitContext]):
         created = await run_db(save)
         if touch:
             self._mark_active(owner, thread_id, started)
+        if created is None:
+            logger.warning(
+                "Thread %s already has item %s: the stored item is kept (add_thread_item "
+                "never replaces an item; save_item updates one).",
+                thread_id,
+                item.id,
+            )
+            return
         await signals.item_saved.asend(
             sender=type(self), thread_id=thread_id, item=item, created=created, context=context
         )
@@ -497,8 +549,11 @@ class DjangoStore(Store[ChatKitContext]):
     ) -> ck.ThreadItem:
         owner = owner_filter(context)
         _require_findable(thread=thread_id, item=item_id)
+        key = ("items", thread_id, "item", item_id)
+        if (read := _reread(context, key)) is not None:
+            return read
 
-        def load() -> tuple[str, str] | None:
+        def load() -> tuple[str, str, str] | None:
             return (
                 ThreadItem.objects.filter(
                     thread__user_id=owner["user_id"],
@@ -506,14 +561,14 @@ class DjangoStore(Store[ChatKitContext]):
                     thread__chatkit_id=thread_id,
                     chatkit_id=item_id,
                 )
-                .values_list("type", "payload")
+                .values_list("type", "payload", "widget_classes")
                 .first()
             )
 
         row = await run_db(load)
         if row is None:
             raise NotFoundError(f"Item {item_id} not found")
-        return decode_thread_item(*row)
+        return _remember_read(context, key, decode_thread_item(*row))
 
     async def delete_thread_item(
         self, thread_id: str, item_id: str, context: ChatKitContext
@@ -522,6 +577,7 @@ class DjangoStore(Store[ChatKitContext]):
         a missing or foreign thread is."""
         owner = owner_filter(context)
         _require_findable(thread=thread_id)
+        _forget_reads(context, "items", thread_id)
 
         def delete() -> None:
             if not _findable(item_id):
@@ -538,6 +594,7 @@ class DjangoStore(Store[ChatKitContext]):
 
     async def save_attachment(self, attachment: ck.Attachment, context: ChatKitContext) -> None:
         owner = owner_filter(context)
+        _forget_reads(context, "attachment", attachment.id)
         row = Attachment()
         row.set_attachment(attachment)
 
@@ -567,6 +624,9 @@ class DjangoStore(Store[ChatKitContext]):
     async def load_attachment(self, attachment_id: str, context: ChatKitContext) -> ck.Attachment:
         owner = owner_filter(context)
         _require_findable(attachment=attachment_id)
+        key = ("attachment", attachment_id)
+        if (read := _reread(context, key)) is not None:
+            return read
 
         def load() -> Attachment | None:
             return Attachment.objects.filter(**owner, chatkit_id=attachment_id).first()
@@ -575,11 +635,12 @@ class DjangoStore(Store[ChatKitContext]):
         if row is None:
             raise NotFoundError(f"Attachment {attachment_id} not found")
         # Refuses uploads still outstanding; re-signs our preview URL.
-        return await usable_attachment(row, context.request)
+        return _remember_read(context, key, await usable_attachment(row, context.request))
 
     async def delete_attachment(self, attachment_id: str, context: ChatKitContext) -> None:
         owner = owner_filter(context)
         _require_findable(attachment=attachment_id)
+        _forget_reads(context, "attachment", attachment_id)
 
         def delete() -> None:
             with transaction.atomic():

@@ -48,7 +48,7 @@ from pydantic import ValidationError
 
 from .attachments import AttachmentRejected, DjangoAttachmentStore
 from .conf import conf
-from .context import ChatKitContext
+from .context import ChatKitContext, RequestReads
 from .internal import files
 from .internal.db import run_db
 from .internal.preflight import RequestRefused, ThreadNotActive, preflight
@@ -244,6 +244,7 @@ class ChatKitView(View):
         log.thread_id = getattr(parsed.params, "thread_id", None)
 
         server = get_server()
+        context.reads = RequestReads()  # this request's checks and the SDK read rows once
         try:
             if ck.is_streaming_req(parsed):
                 await preflight(server, parsed, context)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 import warnings
 from collections.abc import Awaitable, Callable
@@ -317,7 +318,8 @@ async def test_template_widget_keeps_unknown_props_and_loads_without_warnings(st
 
 
 async def test_named_class_widget_round_trips_its_json(store, as_alice):
-    """Widgets of the deprecated named classes come back dynamic, rendering the same."""
+    """Widgets of the deprecated named classes come back as those classes, rendering the
+    same (tests/test_store_fidelity.py covers every class)."""
     from chatkit import widgets
 
     with pytest.warns(DeprecationWarning):
@@ -327,8 +329,12 @@ async def test_named_class_widget_round_trips_its_json(store, as_alice):
     item = ck.WidgetItem(id="wd_1", thread_id="thr_1", created_at=T0, widget=card)
     await thread_with_items(store, as_alice, "thr_1", [item])
 
-    loaded = await store.load_item("thr_1", "wd_1", as_alice)
+    with pytest.warns(DeprecationWarning):  # the SDK warns on each named class made
+        loaded = await store.load_item("thr_1", "wd_1", as_alice)
     assert client_json(loaded) == client_json(item)
+    assert loaded == item
+    assert type(loaded.widget) is widgets.Card
+    assert type(loaded.widget.children[0]) is widgets.Text
 
 
 async def test_thread_metadata_round_trips_equal(store, as_alice):
@@ -754,19 +760,38 @@ async def test_save_thread_updates_in_place_and_signals_creation_once(store, as_
     assert created[0]["context"] is as_alice
 
 
-async def test_add_and_save_item_upsert_and_signal(store, as_alice, received):
+async def test_add_inserts_save_upserts_and_both_signal(store, as_alice, received, caplog):
     await store.save_thread(thread_meta("thr_1"), as_alice)
 
     await store.add_thread_item("thr_1", message("msg_1", text="a"), as_alice)
-    await store.add_thread_item("thr_1", message("msg_1", text="b"), as_alice)  # again
+    # Adding an id the thread has keeps the stored item (and says so); nothing is sent.
+    with caplog.at_level(logging.WARNING, logger="django_chatkit"):
+        await store.add_thread_item("thr_1", message("msg_1", text="b"), as_alice)
+    assert [r.getMessage() for r in caplog.records] == [
+        "Thread thr_1 already has item msg_1: the stored item is kept (add_thread_item "
+        "never replaces an item; save_item updates one)."
+    ]
+    assert (await store.load_item("thr_1", "msg_1", as_alice)).content[0].text == "a"
     await store.save_item("thr_1", message("msg_1", text="c"), as_alice)
     await store.save_item("thr_1", message("msg_2", text="new"), as_alice)  # upsert inserts
 
     items = await all_items(store, as_alice, "thr_1")
     assert [(i.id, i.content[0].text) for i in items] == [("msg_1", "c"), ("msg_2", "new")]
     saved = [(kw["item"].id, kw["created"]) for name, kw in received if name == "item_saved"]
-    assert saved == [("msg_1", True), ("msg_1", False), ("msg_1", False), ("msg_2", True)]
+    assert saved == [("msg_1", True), ("msg_1", False), ("msg_2", True)]
     assert all(kw["thread_id"] == "thr_1" for _, kw in received if "thread_id" in kw)
+
+
+async def test_adding_an_existing_id_to_a_missing_or_foreign_thread_is_not_found(
+    store, as_alice, as_bob
+):
+    await store.save_thread(thread_meta("thr_1"), as_alice)
+    await store.add_thread_item("thr_1", message("msg_1"), as_alice)
+    with pytest.raises(NotFoundError):
+        await store.add_thread_item("thr_1", message("msg_1", text="bob"), as_bob)
+    with pytest.raises(NotFoundError):
+        await store.add_thread_item("thr_zz", message("msg_1", "thr_zz"), as_alice)
+    assert (await store.load_item("thr_1", "msg_1", as_alice)).content[0].text == "hello"
 
 
 async def last_activity() -> datetime:

@@ -8,14 +8,18 @@ Run with ``-s`` to print the table of counts.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
+from chatkit import types as ck
 from chatkit.server import StreamingResult
-from django.db import connection
+from chatkit.widgets import DynamicWidgetRoot
+from django.db import connection, connections
+from django.test import AsyncClient, override_settings
 
-from django_chatkit.context import ChatKitContext
+from django_chatkit.context import ChatKitContext, RequestReads
 from django_chatkit.internal.db import run_db
 from django_chatkit.models import Thread, ThreadItem
 from django_chatkit.store import DjangoStore
@@ -193,3 +197,177 @@ async def test_each_call_has_a_fixed_query_budget(django_user_model):
     assert {name: counts[0] for name, counts in touching.items()} == {
         name: small[name][0] + TOUCHES.get(name, 0) for name in BUDGETS
     }
+
+
+# Through the endpoint: what one protocol request costs, session and user included. ----
+
+
+class ViewBudgetServer(ScriptedServer):
+    """Answers every streaming request with a short message; actions answer too."""
+
+    async def action(
+        self, thread: Any, action: Any, sender: Any, context: ChatKitContext
+    ) -> AsyncIterator[ck.ThreadStreamEvent]:
+        async for event in self.respond(thread, None, context):
+            yield event
+
+
+# Statements per protocol request through ChatKitView (Django's session and user lookups
+# included: 2 of each count). Each thread is read once per request (DESIGN.md fact 18).
+VIEW_BUDGETS: dict[str, int] = {
+    "threads.create": 5,
+    "threads.add_user_message": 6,
+    "threads.add_user_message (attachment)": 9,
+    "threads.retry_after_item": 10,
+    "threads.custom_action": 6,
+    "threads.add_client_tool_output": 8,
+    "threads.add_structured_input": 7,
+    "threads.get_by_id": 4,
+    "threads.list": 3,
+    "items.list": 3,
+    "threads.update": 4,
+}
+
+
+def seed_thread(user: Any, thread_id: str, items: list[ck.ThreadItem]) -> None:
+    thread = Thread(user=user)
+    thread.set_metadata(thread_meta(thread_id))
+    thread.save()
+    for item in items:
+        row = ThreadItem(thread=thread)
+        row.set_item(item.model_copy(update={"thread_id": thread_id}))
+        row.save()
+
+
+def view_requests(thread_id: str) -> dict[str, tuple[list[ck.ThreadItem], dict[str, Any]]]:
+    """``{op: (the thread's items before, the request's params)}``."""
+    base = {"thread_id": thread_id, "created_at": T0}
+    user_message = ck.UserMessageItem(
+        id="msg_u",
+        thread_id=thread_id,
+        created_at=T0,
+        content=[ck.UserMessageTextContent(text="echo hi")],
+        inference_options=ck.InferenceOptions(),
+    )
+    widget = ck.WidgetItem(id="wd_1", **base, widget=DynamicWidgetRoot(type="Card", children=[]))
+    tool_call = ck.ClientToolCallItem(
+        id="tc_1", **base, call_id="call_1", name="get_location", arguments={}
+    )
+    question = ck.StructuredInputItem(
+        id="si_1", **base, inputs=[ck.StructuredInputFreeform(id="q1", question="Name?")]
+    )
+    user_input = {
+        "content": [{"type": "input_text", "text": "echo hello there"}],
+        "attachments": [],
+        "inference_options": {},
+    }
+    return {
+        "threads.create": ([], {"input": user_input}),
+        "threads.add_user_message": ([user_message], {"thread_id": thread_id, "input": user_input}),
+        "threads.add_user_message (attachment)": (
+            [user_message],
+            {"thread_id": thread_id, "input": {**user_input, "attachments": ["atc_1"]}},
+        ),
+        "threads.retry_after_item": (
+            [user_message, message("msg_a", thread_id)],
+            {"thread_id": thread_id, "item_id": "msg_u"},
+        ),
+        "threads.custom_action": (
+            [user_message, widget],
+            {"thread_id": thread_id, "item_id": "wd_1", "action": {"type": "go"}},
+        ),
+        "threads.add_client_tool_output": (
+            [user_message, tool_call],
+            {"thread_id": thread_id, "result": {"city": "Paris"}},
+        ),
+        "threads.add_structured_input": (
+            [user_message, question],
+            {
+                "thread_id": thread_id,
+                "item_id": "si_1",
+                "input": {"answers": {"q1": {"values": ["Ada"]}}},
+            },
+        ),
+        "threads.get_by_id": ([user_message], {"thread_id": thread_id}),
+        "threads.list": ([user_message], {"limit": 10}),
+        "items.list": ([user_message], {"thread_id": thread_id}),
+        "threads.update": ([user_message], {"thread_id": thread_id, "title": "New"}),
+    }
+
+
+async def view_statements(user: Any) -> dict[str, int]:
+    """``{request: data statements}``, each request on a thread of its own."""
+    client = AsyncClient()
+    await client.aforce_login(user)
+    await DjangoStore().save_attachment(file_attachment("atc_1"), ChatKitContext(user=user))
+    counts = {}
+    with override_settings(CHATKIT_SERVER="tests.test_store_queries.ViewBudgetServer"):
+        for n, name in enumerate(view_requests("")):
+            thread_id = f"thr_v{n}"
+            items, params = view_requests(thread_id)[name]
+            await run_db(seed_thread, user, thread_id, items)
+            body = json.dumps({"type": name.split(" ")[0], "params": params})
+            # The session and user are read on asgiref's thread: open a new connection
+            # there, so that the capture sees them.
+            await sync_to_async(connections.close_all)()
+            with capture_queries() as log:
+                response = await client.post("/chatkit/", body, content_type="application/json")
+                if response.streaming:
+                    content = b"".join([chunk async for chunk in response.streaming_content])
+                else:
+                    content = response.content
+            assert response.status_code == 200, (name, content)
+            assert b'"type":"error"' not in content, (name, content)
+            counts[name] = len(log)
+    return counts
+
+
+async def test_each_protocol_request_through_the_view_reads_each_row_once(django_user_model):
+    user = await run_db(django_user_model.objects.create_user, "viewer")
+    counts = await view_statements(user)
+    print(f"\n{'request through the view':40} statements  ({connection.vendor})")
+    for name, count in counts.items():
+        print(f"{name:40} {count:>10}")
+    assert list(counts) == list(VIEW_BUDGETS)
+    assert {n: c for n, c in counts.items() if c > VIEW_BUDGETS[n]} == {}
+
+
+async def test_a_request_reads_each_row_once_and_gets_copies(django_user_model):
+    """``ChatKitContext.reads``: repeated loads within a request are answered from what it
+    read (as copies); a write forgets what was read of that row; without it every load
+    reads the database."""
+    user = await run_db(django_user_model.objects.create_user, "reader")
+    store = DjangoStore()
+    await run_db(bulk_thread, user, 3)
+    context = ChatKitContext(user=user, reads=RequestReads())
+
+    with capture_queries() as log:
+        first = await store.load_thread("thr_1", context)
+        first.title = "changed by the caller"
+        second = await store.load_thread("thr_1", context)
+        page = await store.load_thread_items("thr_1", None, 1, "desc", context)
+        page.data[0].content[0].text = "changed"
+        again = await store.load_thread_items("thr_1", None, 1, "desc", context)
+        item = await store.load_item("thr_1", "msg_0", context)
+        assert await store.load_item("thr_1", "msg_0", context) == item
+    assert len(log) == 3
+    assert second.title is None and second == thread_meta("thr_1")
+    assert again.data[0].content[0].text == "hello"
+
+    with capture_queries() as log:
+        await store.save_item("thr_1", message("msg_0", text="edited"), context)
+        assert (await store.load_item("thr_1", "msg_0", context)).content[0].text == "edited"
+        assert (await store.load_thread_items("thr_1", None, 1, "desc", context)).data
+        await store.save_thread(thread_meta("thr_1", title="Saved"), context)
+        assert (await store.load_thread("thr_1", context)).title == "Saved"
+    # Each write (the item's with its thread's last activity: 2) and each read after it
+    # went to the database.
+    assert len(log) == 6
+
+    # Another request (a new context) reads again; so does a context without reads.
+    with capture_queries() as log:
+        await store.load_thread("thr_1", ChatKitContext(user=user, reads=RequestReads()))
+        plain = ChatKitContext(user=user)
+        await store.load_thread("thr_1", plain)
+        await store.load_thread("thr_1", plain)
+    assert len(log) == 3
