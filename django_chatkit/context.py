@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,8 @@ class RequestReads:
 
     def __init__(self) -> None:
         self._rows: dict[tuple[Any, ...], BaseModel] = {}
+        # (thread id, item id) of the items this request loaded and has not written since.
+        self._loaded_items: set[tuple[str, str]] = set()
 
     def get(self, key: tuple[Any, ...]) -> Any:
         """A copy of what was read under ``key``, or ``None``."""
@@ -39,6 +42,18 @@ class RequestReads:
 
     def put(self, key: tuple[Any, ...], value: BaseModel) -> None:
         self._rows[key] = value.model_copy(deep=True)
+
+    def loaded(self, thread_id: str, item_ids: Iterable[str]) -> None:
+        """Note that this request loaded these items of ``thread_id``."""
+        self._loaded_items.update((thread_id, item_id) for item_id in item_ids)
+
+    def written(self, thread_id: str, item_id: str) -> None:
+        """Note that this request wrote (or deleted) the item."""
+        self._loaded_items.discard((thread_id, item_id))
+
+    def continues(self, thread_id: str, item_id: str) -> bool:
+        """Whether this request loaded the item and has not written it since."""
+        return (thread_id, item_id) in self._loaded_items
 
     def forget(self, kind: str, *ids: Any) -> None:
         """Forget every read of ``kind`` whose key starts with ``ids``."""

@@ -480,16 +480,24 @@ class DjangoStore(Store[ChatKitContext]):
 
         rows, has_more, next_after = await run_db(load)
         data = [decode_thread_item(*columns) for _, *columns in rows]
+        if context.reads is not None:
+            context.reads.loaded(thread_id, (item.id for item in data))
         refresh_items(data, context.request)  # fresh signed preview URLs of our files
         return _remember_read(context, key, ck.Page(data=data, has_more=has_more, after=next_after))
 
     async def add_thread_item(
         self, thread_id: str, item: ck.ThreadItem, context: ChatKitContext
     ) -> None:
-        """Insert a new item. An item whose id the thread already has is kept as stored
-        (a warning is logged): servers re-yield items, e.g. the pending
-        ``StructuredInputItem`` that ``threads.add_structured_input`` just answered, and
-        replacing it would lose the answer. ``save_item`` updates."""
+        """Insert a new item; ``save_item`` updates one.
+
+        An item whose id the thread already has is kept as stored (a warning is logged):
+        servers re-yield items, e.g. the pending ``StructuredInputItem`` that
+        ``threads.add_structured_input`` just answered, and replacing it would lose the
+        answer. One exception: an item this request loaded and has not written since is
+        updated, because re-adding it continues what was read (openai-agents'
+        ``stream_agent_response`` re-adds the workflow it continues, with its new tasks).
+        That needs ``context.reads``, which the endpoint sets for each request.
+        """
         await self._save_item(thread_id, item, context, add=True)
 
     async def save_item(self, thread_id: str, item: ck.ThreadItem, context: ChatKitContext) -> None:
@@ -503,7 +511,12 @@ class DjangoStore(Store[ChatKitContext]):
         _require_findable(thread=thread_id)
         columns = item_columns(item)
         touch = not self._recently_active(owner, thread_id)
+        continues = (
+            add and context.reads is not None and context.reads.continues(thread_id, item.id)
+        )
         _forget_reads(context, "items", thread_id)
+        if context.reads is not None:
+            context.reads.written(thread_id, item.id)
 
         def save() -> bool | None:
             """``True``: inserted, ``False``: updated, ``None``: an add found the item."""
@@ -518,6 +531,8 @@ class DjangoStore(Store[ChatKitContext]):
                     error = _insert(using, partial(ITEM_INSERT.run, using, **values))
                     if error is None:
                         return True
+                    if continues and ITEM_UPDATE.run(using, **values):
+                        return False  # what this request read, continued
                     if ITEM_CURSOR.fetch(using, **values):
                         return None  # the thread has it: keep the stored item
                     raise error
@@ -568,6 +583,8 @@ class DjangoStore(Store[ChatKitContext]):
         row = await run_db(load)
         if row is None:
             raise NotFoundError(f"Item {item_id} not found")
+        if context.reads is not None:
+            context.reads.loaded(thread_id, [item_id])
         return _remember_read(context, key, decode_thread_item(*row))
 
     async def delete_thread_item(
@@ -578,6 +595,8 @@ class DjangoStore(Store[ChatKitContext]):
         owner = owner_filter(context)
         _require_findable(thread=thread_id)
         _forget_reads(context, "items", thread_id)
+        if context.reads is not None:
+            context.reads.written(thread_id, item_id)
 
         def delete() -> None:
             if not _findable(item_id):

@@ -314,6 +314,33 @@ class FidelityServer(DjangoChatKitServer):
             )
             self.asked[thread.id] = question
             yield ck.ThreadItemDoneEvent(item=question)
+        elif text == "plan":  # a workflow, then a client tool call
+            yield ck.ThreadItemDoneEvent(
+                item=ck.WorkflowItem(
+                    id=self.store.generate_item_id("workflow", thread, context),
+                    thread_id=thread.id,
+                    created_at=datetime.now(),
+                    workflow=ck.Workflow(type="custom", tasks=[ck.CustomTask(title="one")]),
+                )
+            )
+            yield ck.ThreadItemDoneEvent(
+                item=ck.ClientToolCallItem(
+                    id=self.store.generate_item_id("tool_call", thread, context),
+                    thread_id=thread.id,
+                    created_at=datetime.now(),
+                    call_id="call_1",
+                    name="locate",
+                    arguments={},
+                )
+            )
+        elif input_user_message is None and thread.id not in self.asked:
+            # The tool's output arrived: continue the workflow before the call, as
+            # openai-agents' stream_agent_response does (it re-adds the workflow).
+            last = await self.store.load_thread_items(thread.id, None, 2, "desc", context)
+            workflow = last.data[1]
+            assert isinstance(workflow, ck.WorkflowItem)
+            workflow.workflow.tasks.append(ck.CustomTask(title="two"))
+            yield ck.ThreadItemDoneEvent(item=workflow)
         elif input_user_message is None and thread.id in self.asked:
             # The answer arrived: a server that re-sends its items as it has them.
             yield ck.ThreadItemDoneEvent(item=self.asked[thread.id])
@@ -433,3 +460,31 @@ async def _items(thread_id: str) -> AsyncIterator[ck.ThreadItem]:
     rows = ThreadItem.objects.filter(thread__chatkit_id=thread_id).order_by("created_at", "id")
     async for row in rows:
         yield row.to_chatkit()
+
+
+@FIDELITY
+async def test_re_adding_an_item_this_request_loaded_continues_it(
+    chat: AsyncClient, caplog
+) -> None:
+    """The one add that updates: the SDK's agents helper continues a workflow it read."""
+    events = await stream(chat, new_thread("plan"))
+    thread_id = events[0]["thread"]["id"]
+    (workflow_id,) = [
+        e["item"]["id"]
+        for e in events
+        if e["type"] == "thread.item.done" and e["item"]["type"] == "workflow"
+    ]
+    with caplog.at_level(logging.WARNING, logger="django_chatkit"):
+        events = await stream(
+            chat,
+            {
+                "type": "threads.add_client_tool_output",
+                "params": {"thread_id": thread_id, "result": {"city": "Paris"}},
+            },
+        )
+    assert [e for e in events if e["type"] == "error"] == []
+    assert "already has item" not in caplog.text
+
+    row = await ThreadItem.objects.aget(chatkit_id=workflow_id)
+    stored = await sync_to_async(row.to_chatkit)()
+    assert [task.title for task in stored.workflow.tasks] == ["one", "two"]
