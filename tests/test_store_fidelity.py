@@ -221,6 +221,29 @@ async def test_widgets_round_trip_with_their_classes(alice: Any, name: str) -> N
         assert_same_tree(await store.load_item("thr_1", "wd_1", context), item, "item")
 
 
+class ProjectCard(widgets.Card):
+    """A project's own widget class: recorded by its import path."""
+
+    def describe(self) -> str:
+        return f"{len(self.children)} parts"
+
+
+async def test_a_projects_own_widget_class_round_trips(alice: Any) -> None:
+    store = DjangoStore()
+    context = ChatKitContext(user=alice)
+    await store.save_thread(ck.ThreadMetadata(id="thr_1", created_at=T0), context)
+    card = ProjectCard(children=[named(widgets.Text, value="mine")], size="lg")
+    await store.add_thread_item("thr_1", widget_item("wd_1", card), context)
+
+    row = await ThreadItem.objects.aget(chatkit_id="wd_1")
+    assert json.loads(row.widget_classes)["c"] == "tests.test_store_fidelity.ProjectCard"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        loaded = await store.load_item("thr_1", "wd_1", context)
+    assert_same_tree(loaded.widget, card)
+    assert loaded.widget.describe() == "1 parts"
+
+
 async def test_a_row_saved_before_classes_were_recorded_loads_dynamic_with_every_prop(
     alice: Any,
 ) -> None:
