@@ -21,6 +21,7 @@ from chatkit.store import NotFoundError
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import (
+    ImproperlyConfigured,
     PermissionDenied,
     RequestDataTooBig,
     TooManyFieldsSent,
@@ -65,6 +66,25 @@ def error_response(status: int, code: str, message: str, **headers: str) -> Json
     for name, value in headers.items():
         response.headers[name] = value
     return response
+
+
+_reported_configuration_errors: set[str] = set()
+
+
+def configuration_error_response(exc: ImproperlyConfigured) -> JsonResponse:
+    """The 500 answer to a misconfigured project (a wrong ``CHATKIT_SERVER``...).
+
+    Logged at ERROR once per process and problem, not once per request; with ``DEBUG``
+    the message says what is wrong, as Django's debug pages do.
+    """
+    problem = str(exc)
+    if problem not in _reported_configuration_errors:
+        _reported_configuration_errors.add(problem)
+        logger.error("django_chatkit is misconfigured: %s", problem, exc_info=exc)
+    if settings.DEBUG:
+        message = f"django_chatkit is misconfigured: {problem} (shown because DEBUG = True)"
+        return error_response(500, "internal_error", message)
+    return error_response(500, "internal_error", "An unexpected error occurred.")
 
 
 def describe_validation_error(exc: ValidationError) -> str:
@@ -212,6 +232,8 @@ class ChatKitView(View):
             response = error_response(
                 413, "request_too_large", "The request body is larger than this site accepts."
             )
+        except ImproperlyConfigured as exc:
+            response = configuration_error_response(exc)
         except Exception:
             logger.exception("ChatKit request failed (op=%s)", log.op)
             response = error_response(500, "internal_error", "An unexpected error occurred.")
@@ -338,6 +360,8 @@ class AttachmentUploadView(ChatKitView):
             return await self._upload(request)
         except RequestDataTooBig:
             return _too_large()
+        except ImproperlyConfigured as exc:
+            return configuration_error_response(exc)
         except Exception:
             logger.exception("Attachment upload failed")
             return error_response(500, "internal_error", "An unexpected error occurred.")
@@ -421,6 +445,8 @@ class AttachmentUploadURLView(View):
             return _too_large()
         except (MultiPartParserError, TooManyFilesSent, TooManyFieldsSent) as exc:
             return error_response(400, "invalid_request", f"Invalid multipart body: {exc}")
+        except ImproperlyConfigured as exc:
+            return configuration_error_response(exc)
         except Exception:
             logger.exception("Attachment upload failed")
             return error_response(500, "internal_error", "An unexpected error occurred.")
