@@ -8,6 +8,7 @@ server and returns JSON or a Server-Sent Events stream. Every failure is a JSON 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
 import time
@@ -40,6 +41,8 @@ from django.http import (
 from django.http.multipartparser import MultiPartParserError
 from django.http.response import HttpResponseBase
 from django.middleware.csrf import CsrfViewMiddleware
+from django.shortcuts import resolve_url
+from django.urls import NoReverseMatch
 from django.utils import translation
 from django.utils.decorators import classonlymethod
 from django.utils.http import content_disposition_header
@@ -203,8 +206,16 @@ class ChatKitView(View):
         except PermissionDenied as exc:
             return error_response(403, "forbidden", str(exc) or "Permission denied.")
         if context is None:
-            return error_response(401, "not_authenticated", "Authentication required.")
+            return self.not_authenticated_response()
         return context
+
+    def not_authenticated_response(self) -> JsonResponse:
+        """The 401 answer; ``login_url`` (``settings.LOGIN_URL``, resolved) tells a client
+        such as ``manage.py chatkit_chat`` where to log in."""
+        body = {"error": "not_authenticated", "message": "Authentication required."}
+        with contextlib.suppress(NoReverseMatch):  # LOGIN_URL names a pattern that is absent
+            body["login_url"] = resolve_url(settings.LOGIN_URL)
+        return JsonResponse(body, status=401)
 
     def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         response = error_response(
