@@ -14,6 +14,8 @@
 ``django_chatkit.E011``   ``CHATKIT_UPLOAD_STRATEGY`` is not ``"direct"`` or ``"two_phase"``.
 ``django_chatkit.W010``   ``CHATKIT_S3_PRESIGNED_UPLOADS`` is on, the storage is not S3.
 ``django_chatkit.W020``   ``CHATKIT_LIVE_URL`` is set, ``CHANNEL_LAYERS`` is not.
+``django_chatkit.W030``   ``django_chatkit.urls`` is not included in the URLconf.
+``django_chatkit.W031``   ``DEBUG`` is on and ``runserver`` would serve WSGI (no streaming).
 ========================  ==========================================================
 """
 
@@ -24,7 +26,8 @@ from typing import Any
 
 from chatkit.server import ChatKitServer
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 
 from .conf import conf
@@ -239,3 +242,72 @@ def check_live_updates(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
             )
         ]
     return []
+
+
+@register(Tags.urls)
+def check_urls(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    if not getattr(settings, "ROOT_URLCONF", None):
+        return []
+    try:
+        reverse("django_chatkit:endpoint")
+        return []
+    except NoReverseMatch:
+        pass
+    except Exception:  # a URLconf that does not import: Django's own urls checks say why
+        return []
+    return [
+        Warning(
+            "django_chatkit.urls is not included in the URLconf: {% chatkit %} fails "
+            "('django_chatkit' is not a registered namespace) and attachments have no "
+            "upload or download URLs.",
+            hint='Add path("chatkit/", include("django_chatkit.urls")) to your urlpatterns. '
+            "If you route the views yourself (and pass url= to {% chatkit %}), silence "
+            'this with SILENCED_SYSTEM_CHECKS = ["django_chatkit.W030"].',
+            id="django_chatkit.W030",
+        )
+    ]
+
+
+ASGI_SILENCE_HINT = (
+    "In production, serve with daphne or uvicorn and DEBUG = False (this check then stays "
+    "quiet); if you develop with uvicorn or daphne directly, SILENCED_SYSTEM_CHECKS = "
+    '["django_chatkit.W031"] silences it.'
+)
+
+
+@register()
+def check_asgi(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    return runserver_asgi_warnings(
+        debug=settings.DEBUG,
+        installed_apps=list(settings.INSTALLED_APPS),
+        asgi_application=getattr(settings, "ASGI_APPLICATION", None),
+    )
+
+
+def runserver_asgi_warnings(
+    *, debug: bool, installed_apps: list[str], asgi_application: str | None
+) -> list[CheckMessage]:
+    """``W031`` when ``manage.py runserver`` would not serve ASGI, in development only.
+
+    Production projects are served by daphne or uvicorn named on the command line, with
+    nothing in settings to tell: with ``DEBUG = False`` there is nothing to say. (daphne
+    listed after ``django.contrib.staticfiles`` is daphne's own check, ``daphne.E001``.)
+    """
+    if not debug:
+        return []
+    # "daphne", or its AppConfig path "daphne.apps.DaphneConfig"
+    if not any(str(entry).split(".apps.")[0] == "daphne" for entry in installed_apps):
+        problem = (
+            "daphne is not in INSTALLED_APPS, so `manage.py runserver` serves WSGI: "
+            "responses are buffered, not streamed, and the Stop button cannot cancel."
+        )
+        hint = (
+            'Add "daphne" first in INSTALLED_APPS and set ASGI_APPLICATION = '
+            '"myproject.asgi.application". '
+        )
+    elif not asgi_application:
+        problem = "daphne is in INSTALLED_APPS but ASGI_APPLICATION is not set: runserver fails."
+        hint = 'Set ASGI_APPLICATION = "myproject.asgi.application". '
+    else:
+        return []
+    return [Warning(problem, hint=hint + ASGI_SILENCE_HINT, id="django_chatkit.W031")]

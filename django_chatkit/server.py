@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator
 from functools import cache
 from typing import Any
@@ -177,7 +178,11 @@ async def _dispatch(
 
 
 def import_server_class(path: str | None) -> type[ChatKitServer[ChatKitContext]]:
-    """Import the class named by ``CHATKIT_SERVER``; errors name the setting."""
+    """Import the class named by ``CHATKIT_SERVER``; every error names the setting.
+
+    The same problems as the system checks ``E001`` to ``E004``, raised as
+    ``ImproperlyConfigured`` for servers that run no checks (daphne, uvicorn).
+    """
     if not path:
         raise ImproperlyConfigured(
             "CHATKIT_SERVER is not set: name your ChatKitServer subclass, "
@@ -185,14 +190,17 @@ def import_server_class(path: str | None) -> type[ChatKitServer[ChatKitContext]]
         )
     try:
         server_class = import_string(path)
-    except ImportError as exc:
+    except Exception as exc:  # ImportError, or any error raised by the module itself
         raise ImproperlyConfigured(
-            f"CHATKIT_SERVER = {path!r} could not be imported: {exc}"
+            f"CHATKIT_SERVER = {path!r} could not be imported: {exc!r}"
         ) from exc
     if not (isinstance(server_class, type) and issubclass(server_class, ChatKitServer)):
         raise ImproperlyConfigured(
             f"CHATKIT_SERVER = {path!r} is not a subclass of chatkit.server.ChatKitServer."
         )
+    if inspect.isabstract(server_class):
+        missing = ", ".join(sorted(server_class.__abstractmethods__))
+        raise ImproperlyConfigured(f"CHATKIT_SERVER = {path!r} is abstract: implement {missing}.")
     return server_class
 
 

@@ -8,6 +8,7 @@ server and returns JSON or a Server-Sent Events stream. Every failure is a JSON 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
 import time
@@ -21,6 +22,7 @@ from chatkit.store import NotFoundError
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import (
+    ImproperlyConfigured,
     PermissionDenied,
     RequestDataTooBig,
     TooManyFieldsSent,
@@ -39,6 +41,8 @@ from django.http import (
 from django.http.multipartparser import MultiPartParserError
 from django.http.response import HttpResponseBase
 from django.middleware.csrf import CsrfViewMiddleware
+from django.shortcuts import resolve_url
+from django.urls import NoReverseMatch
 from django.utils import translation
 from django.utils.decorators import classonlymethod
 from django.utils.http import content_disposition_header
@@ -65,6 +69,25 @@ def error_response(status: int, code: str, message: str, **headers: str) -> Json
     for name, value in headers.items():
         response.headers[name] = value
     return response
+
+
+_reported_configuration_errors: set[str] = set()
+
+
+def configuration_error_response(exc: ImproperlyConfigured) -> JsonResponse:
+    """The 500 answer to a misconfigured project (a wrong ``CHATKIT_SERVER``...).
+
+    Logged at ERROR once per process and problem, not once per request; with ``DEBUG``
+    the message says what is wrong, as Django's debug pages do.
+    """
+    problem = str(exc)
+    if problem not in _reported_configuration_errors:
+        _reported_configuration_errors.add(problem)
+        logger.error("django_chatkit is misconfigured: %s", problem, exc_info=exc)
+    if settings.DEBUG:
+        message = f"django_chatkit is misconfigured: {problem} (shown because DEBUG = True)"
+        return error_response(500, "internal_error", message)
+    return error_response(500, "internal_error", "An unexpected error occurred.")
 
 
 def describe_validation_error(exc: ValidationError) -> str:
@@ -183,8 +206,16 @@ class ChatKitView(View):
         except PermissionDenied as exc:
             return error_response(403, "forbidden", str(exc) or "Permission denied.")
         if context is None:
-            return error_response(401, "not_authenticated", "Authentication required.")
+            return self.not_authenticated_response()
         return context
+
+    def not_authenticated_response(self) -> JsonResponse:
+        """The 401 answer; ``login_url`` (``settings.LOGIN_URL``, resolved) tells a client
+        such as ``manage.py chatkit_chat`` where to log in."""
+        body = {"error": "not_authenticated", "message": "Authentication required."}
+        with contextlib.suppress(NoReverseMatch):  # LOGIN_URL names a pattern that is absent
+            body["login_url"] = resolve_url(settings.LOGIN_URL)
+        return JsonResponse(body, status=401)
 
     def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         response = error_response(
@@ -212,6 +243,8 @@ class ChatKitView(View):
             response = error_response(
                 413, "request_too_large", "The request body is larger than this site accepts."
             )
+        except ImproperlyConfigured as exc:
+            response = configuration_error_response(exc)
         except Exception:
             logger.exception("ChatKit request failed (op=%s)", log.op)
             response = error_response(500, "internal_error", "An unexpected error occurred.")
@@ -339,6 +372,8 @@ class AttachmentUploadView(ChatKitView):
             return await self._upload(request)
         except RequestDataTooBig:
             return _too_large()
+        except ImproperlyConfigured as exc:
+            return configuration_error_response(exc)
         except Exception:
             logger.exception("Attachment upload failed")
             return error_response(500, "internal_error", "An unexpected error occurred.")
@@ -422,6 +457,8 @@ class AttachmentUploadURLView(View):
             return _too_large()
         except (MultiPartParserError, TooManyFilesSent, TooManyFieldsSent) as exc:
             return error_response(400, "invalid_request", f"Invalid multipart body: {exc}")
+        except ImproperlyConfigured as exc:
+            return configuration_error_response(exc)
         except Exception:
             logger.exception("Attachment upload failed")
             return error_response(500, "internal_error", "An unexpected error occurred.")

@@ -1,5 +1,5 @@
 """``manage.py chatkit_chat`` in-process, driven through stdin (the ``--url`` mode is
-tested against a live server in ``test_example_live.py``)."""
+tested against live servers in ``test_chatkit_chat_live.py`` and ``test_example_live.py``)."""
 
 from __future__ import annotations
 
@@ -189,9 +189,13 @@ def test_sse_parser_handles_split_frames_comments_and_crlf():
     assert parser.feed(b": 1}\r\n\r\ndata: [2,\ndata: 3]\n\nevent: x\n") == [{"a": 1}, [2, 3]]
 
 
-def test_unreachable_endpoint_is_reported():
-    output = chat("", url="http://127.0.0.1:9/chatkit/", message=["hello"])
-    assert "you> hello\n  [error] Cannot reach http://127.0.0.1:9/chatkit/: " in output
+def test_unreachable_endpoint_is_a_command_error():
+    with pytest.raises(CommandError) as failure:
+        chat("", url="http://127.0.0.1:9/chatkit/", message=["hello"])
+    assert str(failure.value) == (
+        "Cannot reach http://127.0.0.1:9/chatkit/: [Errno 111] Connection refused. "
+        "Check --url and that the server is running."
+    )
 
 
 def test_inactive_user(django_user_model):
@@ -223,6 +227,11 @@ def test_messages_from_the_command_line():
         ({"user": "demo", "password": "x"}, "--password, --login-url and --header need --url."),
         ({"client_tool_result": "{oops"}, "--client-tool-result is not JSON"),
         ({"url": "ftp://example.com/chatkit/"}, "--url must be an http(s) URL"),
+        ({"url": "/chatkit/"}, "--url must be an http(s) URL, not '/chatkit/'."),
+        (
+            {"url": "http://127.0.0.1:9/chatkit/", "login_url": "/admin/login/"},
+            "--login-url needs --user and --password.",
+        ),
         ({"url": "http://127.0.0.1:9/chatkit/", "password": "x"}, "--password needs --user."),
         ({"url": "http://127.0.0.1:9/chatkit/", "header": ["NoColon"]}, "--header must look like"),
     ],

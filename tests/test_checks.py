@@ -6,15 +6,19 @@ from io import StringIO
 from typing import Any
 
 import pytest
+from django.core.checks import run_checks
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
 from django_chatkit.checks import (
+    check_asgi,
     check_limits,
     check_rate_limit,
     check_server,
     check_sqlite_concurrency,
+    check_urls,
+    runserver_asgi_warnings,
 )
 
 SQLITE_OK = {
@@ -191,3 +195,65 @@ def test_w006_rate_limit_in_a_per_process_cache(settings: Any, backend: str) -> 
     assert warning.id == "django_chatkit.W006"
     assert backend.split(".")[1] in warning.msg
     assert "RedisCache" in warning.hint
+
+
+def test_w030_urls_not_included(settings: Any) -> None:
+    assert check_urls() == []
+    settings.ROOT_URLCONF = "tests.urls_without_chatkit"
+    [warning] = check_urls()
+    assert warning.id == "django_chatkit.W030"
+    assert warning.msg.startswith("django_chatkit.urls is not included in the URLconf: ")
+    assert "'django_chatkit' is not a registered namespace" in warning.msg
+    assert 'path("chatkit/", include("django_chatkit.urls"))' in warning.hint
+    assert 'SILENCED_SYSTEM_CHECKS = ["django_chatkit.W030"]' in warning.hint
+    # A check of the urls tag: `manage.py check --tag urls` runs it, `--tag models` not.
+    assert "django_chatkit.W030" in ids(run_checks(tags=["urls"]))
+    assert "django_chatkit.W030" not in ids(run_checks(tags=["models"]))
+    # A URLconf that does not import is Django's own error to report, not a W030.
+    settings.ROOT_URLCONF = "tests.nowhere"
+    assert check_urls() == []
+
+
+BASE_APPS = ["django.contrib.staticfiles", "django_chatkit"]
+
+
+@pytest.mark.parametrize(
+    ("debug", "apps", "asgi", "problem"),
+    [
+        (True, BASE_APPS, None, "daphne is not in INSTALLED_APPS, so `manage.py runserver` "),
+        (True, BASE_APPS, "p.asgi.application", "daphne is not in INSTALLED_APPS"),
+        (True, ["daphne", *BASE_APPS], None, "ASGI_APPLICATION is not set: runserver fails."),
+        (True, ["daphne", *BASE_APPS], "p.asgi.application", None),
+        (True, ["daphne.apps.DaphneConfig", *BASE_APPS], "p.asgi.application", None),
+        # Production (uvicorn or daphne on the command line): nothing to say.
+        (False, BASE_APPS, None, None),
+    ],
+)
+def test_w031_runserver_would_serve_wsgi(
+    debug: bool, apps: list[str], asgi: str | None, problem: str | None
+) -> None:
+    # Not through INSTALLED_APPS: loading daphne's app here would register its checks
+    # (and install Twisted's reactor) for the rest of the test run.
+    messages = runserver_asgi_warnings(debug=debug, installed_apps=apps, asgi_application=asgi)
+    if problem is None:
+        assert messages == []
+        return
+    [warning] = messages
+    assert warning.id == "django_chatkit.W031"
+    assert problem in warning.msg
+    assert "DEBUG = False" in warning.hint
+    assert 'SILENCED_SYSTEM_CHECKS = ["django_chatkit.W031"]' in warning.hint
+
+
+def test_w031_in_manage_py_check_and_silenced(settings: Any) -> None:
+    assert check_asgi() == []  # the tests' settings: DEBUG = False
+    settings.DEBUG = True  # and no daphne in INSTALLED_APPS
+    [warning] = check_asgi()
+    assert warning.id == "django_chatkit.W031"
+    out = StringIO()
+    call_command("check", stdout=out, stderr=out)
+    assert "django_chatkit.W031" in out.getvalue()
+    settings.SILENCED_SYSTEM_CHECKS = ["django_chatkit.W031"]
+    out = StringIO()
+    call_command("check", stdout=out, stderr=out)
+    assert "System check identified no issues (1 silenced)." in out.getvalue()

@@ -4,6 +4,7 @@ survives the SDK saving a stale thread, and the admin reply page checks its perm
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,7 +21,7 @@ from django_chatkit.handoff import is_handled_by_human, set_handled_by_human
 from django_chatkit.internal.preflight import ThreadNotActive
 from django_chatkit.models import Thread, ThreadItem
 from django_chatkit.store import DjangoStore
-from tests.admin_factories import make_user
+from tests.admin_factories import make_thread, make_user
 from tests.protocol import add_message, new_thread
 from tests.servers import ScriptedServer
 
@@ -168,4 +169,89 @@ def test_reply_page_needs_the_reply_permission() -> None:
     assert sorted(history.values_list("change_message", flat=True)) == [
         "Handed back to the assistant",
         f"Replied as the assistant ({item.chatkit_id})",
+    ]
+
+
+def handoff_form(page: str) -> dict[str, str]:
+    """What a browser posts from the thread page's hand-off box, untouched (no text)."""
+    box = page[page.index('id="ck-handoff"') :]
+    box = box[: box.index("</form>")]
+    fields = {}
+    for tag in re.findall(r"<input[^>]*>", box):
+        name = re.search(r'name="([^"]+)"', tag)
+        if name is None or name[1] == "csrfmiddlewaretoken":
+            continue
+        if 'type="checkbox"' in tag:
+            if " checked" in tag:
+                fields[name[1]] = "on"
+        else:
+            fields[name[1]] = re.search(r'value="([^"]*)"', tag)[1]
+    return fields
+
+
+def test_the_hand_off_box_shows_the_real_state_and_taking_over_is_a_choice() -> None:
+    thread = make_thread(make_user("erin"), "Order question")
+    url = reverse("admin:django_chatkit_thread_reply", args=[thread.pk])
+    change_url = reverse("admin:django_chatkit_thread_change", args=[thread.pk])
+    agent = Client()
+    agent.force_login(make_user("agent", staff=True, perms=("view_thread", "reply_as_assistant")))
+
+    def history() -> list[str]:
+        entries = LogEntry.objects.filter(object_id=str(thread.pk)).order_by("pk")
+        return [re.sub(r"\(msg_\w+\)", "(msg)", e.change_message) for e in entries]
+
+    # The assistant answers: the box says so, and the checkbox is not ticked.
+    page = agent.get(change_url).content.decode()
+    assert "The assistant answers this thread." in page
+    assert "Take the thread over: a human handles it (the assistant stops answering)" in page
+    assert handoff_form(page) == {"shown_handled_by_human": "False"}
+
+    # A reply as the box is shown leaves the thread to the assistant.
+    response = agent.post(url, {**handoff_form(page), "message": "Let me check."}, follow=True)
+    thread.refresh_from_db()
+    assert thread.handled_by_human is False
+    assert "Your reply was sent. The assistant answers this thread." in response.text
+    assert history() == ["Replied as the assistant (msg)"]
+
+    # Ticking the box is what takes it over.
+    form = {**handoff_form(page), "handled_by_human": "on", "message": "I take it from here."}
+    response = agent.post(url, form, follow=True)
+    thread.refresh_from_db()
+    assert thread.handled_by_human is True
+    assert (
+        "Your reply was sent. Handled by a human: the assistant does not answer this thread."
+    ) in response.text
+
+    # Now the box shows the human state, ticked; a reply keeps it.
+    page = agent.get(change_url).content.decode()
+    assert "the assistant does not answer this thread." in page
+    assert "keep it (untick to hand the thread back to the assistant)" in page
+    assert handoff_form(page) == {"handled_by_human": "on", "shown_handled_by_human": "True"}
+    agent.post(url, {**handoff_form(page), "message": "Done: refunded."})
+    thread.refresh_from_db()
+    assert thread.handled_by_human is True
+
+    # A form opened before a colleague handed the thread back does not take it over again.
+    stale = handoff_form(page)
+    set_handled_by_human(thread, False)
+    agent.post(url, {**stale, "message": "One more thing."})
+    thread.refresh_from_db()
+    assert thread.handled_by_human is False
+
+    # Unticking hands it back; the reply page has the same form.
+    set_handled_by_human(thread, True)
+    reply_page = agent.get(url).content.decode()
+    assert re.search(r'<input type="checkbox" name="handled_by_human"[^>]* checked>', reply_page)
+    assert 'name="shown_handled_by_human" value="True"' in reply_page
+    response = agent.post(url, {"shown_handled_by_human": "True"}, follow=True)
+    thread.refresh_from_db()
+    assert thread.handled_by_human is False
+    assert "The assistant answers this thread." in response.text
+    assert history() == [
+        "Replied as the assistant (msg)",
+        "Handled by a human",
+        "Replied as the assistant (msg)",
+        "Replied as the assistant (msg)",
+        "Replied as the assistant (msg)",
+        "Handed back to the assistant",
     ]

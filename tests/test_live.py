@@ -189,7 +189,11 @@ def test_error_statuses(asgi_server: LiveServer, user: Any) -> None:
     with live_client(asgi_server) as anonymous:
         assert error(anonymous.post("/chatkit/", json=get_thread)) == (
             401,
-            {"error": "not_authenticated", "message": "Authentication required."},
+            {
+                "error": "not_authenticated",
+                "message": "Authentication required.",
+                "login_url": "/accounts/login/",
+            },
         )
     with live_client(asgi_server, user, csrf=False) as no_csrf:
         assert error(no_csrf.post("/chatkit/", json=get_thread)) == (

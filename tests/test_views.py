@@ -140,7 +140,11 @@ async def test_anonymous_is_401() -> None:
     response = await post(AsyncClient(), {"type": "threads.list", "params": {}})
     assert error(response) == (
         401,
-        {"error": "not_authenticated", "message": "Authentication required."},
+        {
+            "error": "not_authenticated",
+            "message": "Authentication required.",
+            "login_url": "/accounts/login/",
+        },
     )
 
 
@@ -362,7 +366,11 @@ async def test_bearer_token_endpoint_through_get_context(user: Any, chat: AsyncC
     listing = {"type": "threads.list", "params": {}}
     unauthenticated = (
         401,
-        {"error": "not_authenticated", "message": "Authentication required."},
+        {
+            "error": "not_authenticated",
+            "message": "Authentication required.",
+            "login_url": "/accounts/login/",
+        },
     )
     assert error(await post(client, listing, url)) == unauthenticated
     bad = {"Authorization": "Bearer " + token_signer.sign("999")[:-1] + "x"}

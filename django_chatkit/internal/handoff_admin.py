@@ -29,7 +29,15 @@ from ..models import Thread, ThreadItem
 
 
 class ThreadReplyForm(forms.Form):
-    """A reply as the assistant, and whether the assistant stays paused afterwards."""
+    """A reply as the assistant, and who handles the thread afterwards.
+
+    The checkbox starts in the thread's real state: a reply leaves the thread with whoever
+    handles it, and taking it over (or handing it back) is a click of its own. The state
+    the form showed travels with it (``shown_handled_by_human``), so a form opened before
+    a colleague took the thread over (or handed it back) does not silently undo that: only
+    a checkbox the staff member changed changes the thread. A post without that field (a
+    script) sets the state the checkbox says.
+    """
 
     message = forms.CharField(
         label=gettext_lazy("Reply as the assistant"),
@@ -37,20 +45,33 @@ class ThreadReplyForm(forms.Form):
         max_length=20_000,
         widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
     )
-    handled_by_human = forms.BooleanField(
-        label=gettext_lazy("Handled by a human (the assistant does not answer)"),
-        required=False,
-        initial=True,
-    )
+    handled_by_human = forms.BooleanField(required=False)
+    shown_handled_by_human = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, thread: Thread, **kwargs: Any) -> None:
         self.thread = thread
         super().__init__(*args, **kwargs)
+        handled = thread.handled_by_human
+        self.fields["handled_by_human"].initial = handled
+        self.fields["shown_handled_by_human"].initial = handled
+        self.fields["handled_by_human"].label = (
+            _("Handled by a human: keep it (untick to hand the thread back to the assistant)")
+            if handled
+            else _("Take the thread over: a human handles it (the assistant stops answering)")
+        )
+
+    def wanted_handled_by_human(self) -> bool:
+        """Who should handle the thread once the form is saved (after ``is_valid()``)."""
+        handled = bool(self.cleaned_data.get("handled_by_human"))
+        if "shown_handled_by_human" not in self.data:
+            return handled
+        shown = bool(self.cleaned_data.get("shown_handled_by_human"))
+        return handled if handled != shown else self.thread.handled_by_human
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         if not data.get("message") and (
-            data.get("handled_by_human") == self.thread.handled_by_human
+            self.wanted_handled_by_human() == self.thread.handled_by_human
         ):
             raise forms.ValidationError(
                 _("Write a reply, or change whether a human handles the thread.")
@@ -142,7 +163,7 @@ class HandoffAdminMixin:
     def save_reply(self, request: HttpRequest, obj: Thread, form: ThreadReplyForm) -> None:
         """Store the reply and the hand-off state; both reach open chats after commit."""
         text = form.cleaned_data["message"]
-        handled = form.cleaned_data["handled_by_human"]
+        handled = form.wanted_handled_by_human()
         with transaction.atomic():
             changed = set_handled_by_human(obj, handled)
             item = add_assistant_message(obj, text) if text else None
@@ -156,10 +177,10 @@ class HandoffAdminMixin:
             self.log_change(  # type: ignore[attr-defined]
                 request, obj, f"Replied as the assistant ({item.id})"
             )
-        if item is not None:
-            message = _("Your reply was sent.")
-        elif handled:
-            message = _("You handle this thread now: the assistant does not answer it.")
+        if handled:
+            state = _("Handled by a human: the assistant does not answer this thread.")
         else:
-            message = _("The assistant answers this thread again.")
-        self.message_user(request, message, messages.SUCCESS)  # type: ignore[attr-defined]
+            state = _("The assistant answers this thread.")
+        if item is not None:
+            state = _("Your reply was sent. %(state)s") % {"state": state}
+        self.message_user(request, state, messages.SUCCESS)  # type: ignore[attr-defined]

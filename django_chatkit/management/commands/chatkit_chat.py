@@ -1,8 +1,11 @@
 """``manage.py chatkit_chat``: chat with the ChatKit server from a terminal.
 
 By default the project's server (``CHATKIT_SERVER``) runs in this process as ``--user``;
-with ``--url`` the command talks to any deployed endpoint instead (logging in with
-``--user``/``--password`` through Django's login form, or sending ``--header``s).
+with ``--url`` the command talks to any deployed endpoint instead, logging in with
+``--user``/``--password`` through the site's login form as a browser would (at
+``--login-url``, else where the endpoint's 401 answer says: its ``login_url``, the
+server's ``LOGIN_URL``), or sending ``--header``s. Every failure is a ``CommandError``
+that says what to do.
 Messages are read from stdin, one per line; lines starting with ``/`` are commands::
 
     /threads              list your threads        /open ID   resume a thread
@@ -26,9 +29,16 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 from django.shortcuts import resolve_url
+from django.urls import NoReverseMatch
 
 from ...context import ChatKitContext
-from ...internal.terminal import ChatError, HttpTransport, InProcessTransport, TerminalChat
+from ...internal.terminal import (
+    ChatError,
+    EndpointError,
+    HttpTransport,
+    InProcessTransport,
+    TerminalChat,
+)
 from ...server import get_server
 
 HELP = """\
@@ -81,7 +91,9 @@ class Command(BaseCommand):
         parser.add_argument("--password", help="With --url: log in as --user with this password.")
         parser.add_argument(
             "--login-url",
-            help="With --url: Django's login page (default: LOGIN_URL on the endpoint's host).",
+            help="With --url and --password: the login page, a path resolved against --url "
+            "(e.g. /admin/login/) or a URL. Default: where the endpoint's 401 answer says "
+            "(the server's LOGIN_URL).",
         )
         parser.add_argument(
             "--header",
@@ -115,6 +127,8 @@ class Command(BaseCommand):
                 # Typed lines are echoed by the terminal; piped ones are shown here.
                 lines, echo = iter(stdin.readline, ""), not stdin.isatty()
             self.repl(chat, lines, echo=echo)
+        except KeyboardInterrupt:
+            self.stdout.write("")  # Ctrl-C: leave without a traceback
         finally:
             transport.close()
 
@@ -140,7 +154,7 @@ class Command(BaseCommand):
 
     def http_transport(self, options: dict[str, Any]) -> HttpTransport:
         url = options["url"]
-        if urlsplit(url).scheme not in ("http", "https"):
+        if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
             raise CommandError(f"--url must be an http(s) URL, not {url!r}.")
         if options["scope"]:
             raise CommandError("--scope applies in-process only; the endpoint sets its scope.")
@@ -150,24 +164,85 @@ class Command(BaseCommand):
             if not sep or not name.strip():
                 raise CommandError(f'--header must look like "Name: value", not {header!r}.')
             headers[name.strip()] = value.strip()
+        if options["password"] is not None and not options["user"]:
+            raise CommandError("--password needs --user.")
+        if options["login_url"] and options["password"] is None:
+            raise CommandError("--login-url needs --user and --password.")
         transport = HttpTransport(
             url,
             headers=headers,
             csrf_cookie_name=settings.CSRF_COOKIE_NAME,
             csrf_header_name=settings.CSRF_HEADER_NAME.removeprefix("HTTP_").replace("_", "-"),
         )
-        if options["password"] is not None:
-            if not options["user"]:
-                raise CommandError("--password needs --user.")
-            login_url = options["login_url"] or urljoin(url, resolve_url(settings.LOGIN_URL))
-            try:
-                transport.login(
-                    login_url, options["user"], options["password"], settings.SESSION_COOKIE_NAME
+        advertised = self.probe(transport, logged_in=False)
+        if options["password"] is None:
+            if advertised is not None:
+                where = f" (it says to log in at {urljoin(url, advertised)})" if advertised else ""
+                raise CommandError(
+                    f"{url} needs a login{where}: pass --user NAME --password PASSWORD, "
+                    "or --header with the credentials the endpoint accepts."
                 )
-            except ChatError as exc:
-                raise CommandError(str(exc)) from exc
-            self.stdout.write(f"Logged in as {options['user']} at {login_url}.")
+            return transport
+        login_url = self.login_url(url, options["login_url"], advertised)
+        try:
+            page = transport.login(login_url, options["user"], options["password"])
+        except ChatError as exc:
+            raise CommandError(str(exc)) from exc
+        if self.probe(transport, logged_in=True) is not None:
+            raise CommandError(
+                f"Logged in at {page}, but {url} still answers 401: that login is not the "
+                "endpoint's session. Pass --login-url with the login page of the site that "
+                "serves --url."
+            )
+        self.stdout.write(f"Logged in as {options['user']} at {page}.")
         return transport
+
+    def probe(self, transport: HttpTransport, *, logged_in: bool) -> str | None:
+        """``None`` if the endpoint answers; if it needs a login, where it says to log in
+        (``""`` if it does not say). Any other failure is a ``CommandError``."""
+        url = transport.url
+        try:
+            transport.probe()
+        except EndpointError as exc:
+            if exc.status == 401:
+                return str(exc.body.get("login_url") or "")
+            if exc.status == 403:
+                raise CommandError(
+                    f"{url} refuses the request ({exc}). "
+                    + (
+                        "The user may not chat there, or its CSRF check failed: check --url."
+                        if logged_in
+                        else "Check --header, or log in with --user and --password."
+                    )
+                ) from exc
+            if exc.status in (404, 405):
+                raise CommandError(
+                    f"{url} is not a ChatKit endpoint ({exc}). Pass the URL where the project "
+                    "includes django_chatkit.urls, e.g. --url https://host/chatkit/."
+                ) from exc
+            raise CommandError(f"{url} fails ({exc}): see the server's log.") from exc
+        except ChatError as exc:
+            raise CommandError(f"{exc}. Check --url and that the server is running.") from exc
+        return None
+
+    def login_url(self, url: str, option: str | None, advertised: str | None) -> str:
+        """Where to log in: ``--login-url``, else where the endpoint's 401 says, else this
+        project's ``LOGIN_URL``; a path is resolved against ``--url``, as a browser would."""
+        if option:
+            chosen, source = option, "--login-url"
+        elif advertised:
+            chosen, source = advertised, "the endpoint's login_url"
+        else:
+            try:
+                chosen, source = resolve_url(settings.LOGIN_URL), "LOGIN_URL"
+            except NoReverseMatch as exc:
+                raise CommandError(
+                    f"LOGIN_URL = {settings.LOGIN_URL!r} names no URL: pass --login-url."
+                ) from exc
+        login_url = urljoin(url, str(chosen))
+        if urlsplit(login_url).scheme not in ("http", "https"):
+            raise CommandError(f"{source} must be a path or an http(s) URL, not {chosen!r}.")
+        return login_url
 
     def repl(self, chat: TerminalChat, lines: Iterator[str], *, echo: bool) -> None:
         while True:

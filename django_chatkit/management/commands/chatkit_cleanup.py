@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Any
 
@@ -12,25 +11,8 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from django_chatkit.conf import conf
+from django_chatkit.management.ages import HELP, parse_age
 from django_chatkit.models import Attachment
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
-
-
-def parse_age(value: str) -> timedelta:
-    """``"3600s"``, ``"90m"``, ``"24h"``, ``"7d"``, ``"2w"`` as a duration.
-
-    The unit is required: a bare number would mean days to ``chatkit_purge`` and
-    something else here.
-    """
-    match = _AGE.match(value)
-    if not match:
-        raise CommandError(
-            f"--older-than {value!r} is not an age: use a number with a unit s, m, h, d or w "
-            "(e.g. 3600s, 90m, 24h, 7d)."
-        )
-    return timedelta(seconds=float(match[1]) * _UNITS[match[2].lower()])
 
 
 class Command(BaseCommand):
@@ -44,8 +26,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--older-than",
             metavar="AGE",
-            help="Only attachments created longer ago than AGE, a number with a unit "
-            "(e.g. 3600s, 90m, 24h, 7d). Default: CHATKIT_ATTACHMENT_CLEANUP_AGE (24h).",
+            help=f"Only attachments created longer ago than AGE, {HELP}. "
+            "Default: CHATKIT_ATTACHMENT_CLEANUP_AGE (24h).",
         )
         parser.add_argument(
             "--dry-run", action="store_true", help="Report what would be deleted; delete nothing."

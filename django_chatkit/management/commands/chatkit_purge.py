@@ -1,13 +1,12 @@
-"""``manage.py chatkit_purge --older-than DAYS [--dry-run]``: the data retention command.
+"""``manage.py chatkit_purge --older-than AGE [--dry-run]``: the data retention command.
 
-Deletes every thread whose last activity is older than ``DAYS`` days, with its items,
+Deletes every thread whose last activity is older than ``AGE`` (e.g. ``90d``), with its items,
 feedback, attachments and their files. Run it daily (cron, a scheduled job) to enforce
 a retention policy; ``--dry-run`` only counts what would go.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -18,22 +17,22 @@ from django_chatkit.internal.deletion import (
     count_thread_contents,
     delete_threads,
 )
+from django_chatkit.management.ages import HELP, parse_age
 from django_chatkit.models import Thread
 
 
 class Command(BaseCommand):
     help = (
-        "Delete ChatKit threads inactive for more than --older-than DAYS days, with their "
-        "items, feedback, attachments and files."
+        "Delete ChatKit threads inactive for longer than --older-than AGE (e.g. 90d), with "
+        "their items, feedback, attachments and files."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--older-than",
-            type=int,
             required=True,
-            metavar="DAYS",
-            help="Delete threads whose last activity is more than DAYS days ago (DAYS >= 1).",
+            metavar="AGE",
+            help=f"Delete threads whose last activity is longer ago than AGE, {HELP}.",
         )
         parser.add_argument(
             "--dry-run",
@@ -48,13 +47,12 @@ class Command(BaseCommand):
         )
 
     def handle(
-        self, *args: Any, older_than: int, dry_run: bool, batch_size: int, **options: Any
+        self, *args: Any, older_than: str, dry_run: bool, batch_size: int, **options: Any
     ) -> None:
-        if older_than < 1:
-            raise CommandError("--older-than must be at least 1 day.")
+        age = parse_age(older_than)
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
-        cutoff = timezone.now() - timedelta(days=older_than)
+        cutoff = timezone.now() - age
         threads = Thread.objects.filter(updated_at__lt=cutoff)
         when = cutoff.isoformat(timespec="seconds")
         if dry_run:
