@@ -56,6 +56,8 @@ CHUNK_SIZE = 64 * 1024
 class AttachmentRejected(ValueError):
     """An upload that breaks a rule: ``status`` is the HTTP answer (413, 415, ...)."""
 
+    headers: dict[str, str] = {}
+
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
         self.status = status
