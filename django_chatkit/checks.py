@@ -6,9 +6,9 @@
 ``django_chatkit.E003``   ``CHATKIT_SERVER`` is not a ``ChatKitServer`` subclass.
 ``django_chatkit.E004``   ``CHATKIT_SERVER`` is abstract (``respond()`` missing).
 ``django_chatkit.E005``   A numeric ``CHATKIT_*`` setting is out of range.
-``django_chatkit.E006``   ``CHATKIT_RATE_LIMIT`` is not ``"<count>/<s|m|h|d>"`` or a pair.
+``django_chatkit.E006``   ``CHATKIT_RATE_LIMIT`` or ``CHATKIT_UPLOAD_RATE_LIMIT`` is malformed.
 ``django_chatkit.E007``   ``CHATKIT_RATE_LIMIT_CACHE`` is not an alias in ``CACHES``.
-``django_chatkit.W006``   ``CHATKIT_RATE_LIMIT`` counts in a per-process or dummy cache.
+``django_chatkit.W006``   A rate limit counts in a per-process or dummy cache.
 ``django_chatkit.W001``   A SQLite database is not set up for concurrent writers.
 ``django_chatkit.E010``   ``CHATKIT_ATTACHMENT_STORAGE`` is not an alias in ``STORAGES``.
 ``django_chatkit.E011``   ``CHATKIT_UPLOAD_STRATEGY`` is not ``"direct"`` or ``"two_phase"``.
@@ -115,21 +115,31 @@ PER_PROCESS_CACHES = (
 )
 
 
+RATE_LIMIT_SETTINGS = ("CHATKIT_RATE_LIMIT", "CHATKIT_UPLOAD_RATE_LIMIT")
+
+
 @register()
 def check_rate_limit(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    try:
-        rate = conf.CHATKIT_RATE_LIMIT
-    except ValueError as exc:
-        return [
-            Error(
-                f"CHATKIT_RATE_LIMIT is not valid: {exc}.",
-                hint='Use "<count>/<period>" with period s, m, h or d (e.g. "30/m"), a '
-                "(count, seconds) tuple such as (30, 60), or None for no limit.",
-                id="django_chatkit.E006",
+    errors: list[CheckMessage] = []
+    limited = []
+    for name in RATE_LIMIT_SETTINGS:
+        try:
+            rate = getattr(conf, name)
+        except ValueError as exc:
+            errors.append(
+                Error(
+                    f"{name} is not valid: {exc}.",
+                    hint='Use "<count>/<period>" with period s, m, h or d (e.g. "30/m"), a '
+                    "(count, seconds) tuple such as (30, 60), or None for no limit.",
+                    id="django_chatkit.E006",
+                )
             )
-        ]
-    if rate is None:
-        return []
+            continue
+        if rate is not None:
+            limited.append(name)
+    if errors or not limited:
+        return errors
+    names = " and ".join(limited)
     alias = conf.CHATKIT_RATE_LIMIT_CACHE
     caches = settings.CACHES
     if alias not in caches:
@@ -142,9 +152,10 @@ def check_rate_limit(app_configs: Any = None, **kwargs: Any) -> list[CheckMessag
         ]
     backend = str(caches[alias].get("BACKEND", ""))
     if backend in PER_PROCESS_CACHES:
+        verb = "counts" if len(limited) == 1 else "count"
         return [
             Warning(
-                f"CHATKIT_RATE_LIMIT counts in the cache {alias!r} ({backend.rsplit('.', 1)[-1]}"
+                f"{names} {verb} in the cache {alias!r} ({backend.rsplit('.', 1)[-1]}"
                 "), which is not shared between worker processes (or stores nothing): "
                 "each process allows the full rate, or there is no limit at all.",
                 hint="Point CHATKIT_RATE_LIMIT_CACHE at a shared cache: "

@@ -313,7 +313,8 @@ class AttachmentUploadView(ChatKitView):
 
     Authenticated like the endpoint (:meth:`ChatKitView.get_context`: session cookie and
     CSRF header; override it the same way), answers the attachment's JSON, or ``413``
-    (too large), ``415`` (type not allowed, or content not matching it), ``400``.
+    (too large), ``415`` (type not allowed, or content not matching it), ``429``
+    (``CHATKIT_UPLOAD_RATE_LIMIT``, with ``Retry-After``), ``400``.
     """
 
     async def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
