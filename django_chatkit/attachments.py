@@ -20,6 +20,8 @@ two-phase, presigned
     with ``CHATKIT_S3_PRESIGNED_UPLOADS`` and an ``S3Storage``, the descriptor is a
     presigned S3 ``PUT`` instead: the bytes never pass through Django, and are verified
     (size, content) the first time the attachment is previewed or sent in a message.
+    The ``PUT`` writes to a staging key; finalizing copies the object to the key it is
+    served from, so the URL, which S3 cannot make single-use, changes nothing after.
 
 Previews and downloads go through signed URLs (see ``internal/files.py``).
 """
@@ -53,6 +55,7 @@ from .internal.files import (
     file_url,
     is_s3,
     new_file_name,
+    new_staging_name,
     presigned_put,
     read_upload_token,
     refresh_attachment,
@@ -184,7 +187,8 @@ class DjangoAttachmentStore(AttachmentStore[ChatKitContext]):
         storage = storages[alias]
         presigned = conf.CHATKIT_S3_PRESIGNED_UPLOADS and is_s3(storage)
         attachment_id = self.generate_attachment_id(mime_type, context)
-        file_name = new_file_name(mime_type) if presigned else ""
+        # A presigned PUT writes to a staging key: finalizing copies it to the key served.
+        file_name = new_staging_name() if presigned else ""
         nonce = "" if presigned else secrets.token_urlsafe(24)
 
         def create() -> ck.Attachment:
