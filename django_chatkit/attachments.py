@@ -20,6 +20,8 @@ two-phase, presigned
     with ``CHATKIT_S3_PRESIGNED_UPLOADS`` and an ``S3Storage``, the descriptor is a
     presigned S3 ``PUT`` instead: the bytes never pass through Django, and are verified
     (size, content) the first time the attachment is previewed or sent in a message.
+    The ``PUT`` writes to a staging key; finalizing copies the object to the key it is
+    served from, so the URL, which S3 cannot make single-use, changes nothing after.
 
 Previews and downloads go through signed URLs (see ``internal/files.py``).
 """
@@ -53,6 +55,7 @@ from .internal.files import (
     file_url,
     is_s3,
     new_file_name,
+    new_staging_name,
     presigned_put,
     read_upload_token,
     refresh_attachment,
@@ -62,6 +65,7 @@ from .internal.files import (
     upload_url,
 )
 from .internal.ids import new_id
+from .internal.ratelimit import check_upload_rate_limit
 from .internal.sniff import (
     IMAGE_TYPES,
     extensions,
@@ -167,7 +171,8 @@ class DjangoAttachmentStore(AttachmentStore[ChatKitContext]):
         """Register an attachment and return where to upload its bytes.
 
         Refuses (:class:`AttachmentRejected`) what the upload would refuse anyway: a
-        declared size over the limit (413) or a type off the allow-list (415).
+        declared size over the limit (413) or a type off the allow-list (415); then
+        counts one upload against ``CHATKIT_UPLOAD_RATE_LIMIT`` (``RateLimited``, 429).
         """
         owner = owner_filter(context)
         request = context.request
@@ -177,11 +182,13 @@ class DjangoAttachmentStore(AttachmentStore[ChatKitContext]):
             raise too_large(input.size)
         if input.size < 0:
             raise AttachmentRejected(400, "invalid_request", "The size cannot be negative.")
+        await check_upload_rate_limit(context.user)  # last: a refused request is not counted
         alias = self.storage_alias
         storage = storages[alias]
         presigned = conf.CHATKIT_S3_PRESIGNED_UPLOADS and is_s3(storage)
         attachment_id = self.generate_attachment_id(mime_type, context)
-        file_name = new_file_name(mime_type) if presigned else ""
+        # A presigned PUT writes to a staging key: finalizing copies it to the key served.
+        file_name = new_staging_name() if presigned else ""
         nonce = "" if presigned else secrets.token_urlsafe(24)
 
         def create() -> ck.Attachment:
@@ -300,7 +307,9 @@ class DjangoAttachmentStore(AttachmentStore[ChatKitContext]):
         """Check and store an uploaded file, record it, and return its attachment.
 
         ``mime_type`` is what the client declared (the file name's type when it
-        declares none). The caller saves the result with ``Store.save_attachment``.
+        declares none). Counts one upload against ``CHATKIT_UPLOAD_RATE_LIMIT``
+        (``RateLimited``, 429) once the declared type is allowed, before the bytes are
+        checked. The caller saves the result with ``Store.save_attachment``.
         """
         owner = owner_filter(context)
         request = context.request
@@ -309,6 +318,8 @@ class DjangoAttachmentStore(AttachmentStore[ChatKitContext]):
         if declared in ("", "application/octet-stream"):
             declared = guess_mime_type(display) or declared
         _allowed_type(declared)
+        # Before the bytes are checked and stored: the limit protects the storage.
+        await check_upload_rate_limit(context.user)
         alias = self.storage_alias
         storage = storages[alias]
 

@@ -31,7 +31,10 @@ DEFAULTS: dict[str, Any] = {
     # tuple. Fixed windows counted in Django's cache; above it: 429 with Retry-After.
     # None: no limit.
     "CHATKIT_RATE_LIMIT": None,
-    # Alias in CACHES of the cache that counts CHATKIT_RATE_LIMIT (shared by all
+    # Per-user limit on attachment uploads, same syntax: a direct upload counts when it
+    # is received, a two-phase upload when attachments.create registers it. None: no limit.
+    "CHATKIT_UPLOAD_RATE_LIMIT": None,
+    # Alias in CACHES of the cache that counts both limits (shared by all
     # workers in production: Redis or Memcached, not the per-process LocMemCache).
     "CHATKIT_RATE_LIMIT_CACHE": "default",
     # The {% chatkit %} template tag -------------------------------------------------
@@ -118,6 +121,11 @@ class ChatKitSettings:
     def CHATKIT_RATE_LIMIT(self) -> tuple[int, int] | None:
         """``(count, seconds)``, or ``None`` for no limit; ``ValueError`` if malformed."""
         return parse_rate(self._get("CHATKIT_RATE_LIMIT"))
+
+    @property
+    def CHATKIT_UPLOAD_RATE_LIMIT(self) -> tuple[int, int] | None:
+        """``(count, seconds)``, or ``None`` for no limit; ``ValueError`` if malformed."""
+        return parse_rate(self._get("CHATKIT_UPLOAD_RATE_LIMIT"))
 
     @property
     def CHATKIT_RATE_LIMIT_CACHE(self) -> str:

@@ -57,17 +57,17 @@ class DjangoChatKitServer(ChatKitServer[ChatKitContext]):
         """Persist ``items.feedback`` (one row per user and item; the admin shows it).
 
         Only items of the user's own thread: a missing or foreign thread or item raises
-        ``NotFoundError`` (404) and saves nothing.
+        ``NotFoundError`` (404) and saves nothing. Once saved, sends
+        ``django_chatkit.signals.feedback_saved``.
         """
-        from .internal.db import run_db
-        from .internal.feedback import save_feedback
+        from .internal.feedback import record_feedback
         from .store import _require_findable, owner_filter
 
         owner = owner_filter(context)
         _require_findable(thread=thread_id)  # a NUL would fail in PostgreSQL: 404 instead
         for item_id in item_ids:
             _require_findable(item=item_id)
-        await run_db(save_feedback, owner, thread_id, item_ids, feedback)
+        await record_feedback(type(self), owner, thread_id, item_ids, feedback, context)
 
     # human hand-off ------------------------------------------------------------
 

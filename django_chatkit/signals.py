@@ -1,7 +1,8 @@
 """Signals a project can connect to (sync or async receivers).
 
-All are sent by :class:`django_chatkit.store.DjangoStore` after the change is committed,
-with ``sender`` the store class and ``context`` the :class:`ChatKitContext`. Items added
+All are sent after the change is committed, with ``context`` the
+:class:`ChatKitContext`. The thread and item signals are sent by
+:class:`django_chatkit.store.DjangoStore`, with ``sender`` the store class. Items added
 outside a request (:mod:`django_chatkit.live`, staff replies) send ``item_saved`` too,
 with ``sender`` ``DjangoStore`` and the thread owner's context (``request`` ``None``).
 
@@ -14,6 +15,11 @@ with ``sender`` ``DjangoStore`` and the thread owner's context (``request`` ``No
 ``item_saved``
     A thread item was added or updated. Arguments: ``thread_id``, ``item``
     (``chatkit.types.ThreadItem``), ``created`` (``True`` for a new item), ``context``.
+``feedback_saved``
+    The user rated items (``items.feedback``), sent by
+    :meth:`~django_chatkit.server.DjangoChatKitServer.add_feedback` with ``sender`` the
+    server class. Arguments: ``thread_id``, ``item_ids`` (each once,
+    in the order sent), ``kind`` (``"positive"`` or ``"negative"``), ``context``.
 """
 
 from django.dispatch import Signal
@@ -21,3 +27,4 @@ from django.dispatch import Signal
 thread_created = Signal()
 thread_deleted = Signal()
 item_saved = Signal()
+feedback_saved = Signal()

@@ -21,13 +21,7 @@ from chatkit.server import NonStreamingResult
 from chatkit.store import NotFoundError
 from django.conf import settings
 from django.core import signing
-from django.core.exceptions import (
-    ImproperlyConfigured,
-    PermissionDenied,
-    RequestDataTooBig,
-    TooManyFieldsSent,
-    TooManyFilesSent,
-)
+from django.core.exceptions import PermissionDenied
 from django.core.files.storage import storages
 from django.core.handlers.asgi import ASGIRequest
 from django.db import close_old_connections
@@ -38,7 +32,6 @@ from django.http import (
     JsonResponse,
     StreamingHttpResponse,
 )
-from django.http.multipartparser import MultiPartParserError
 from django.http.response import HttpResponseBase
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import resolve_url
@@ -53,6 +46,7 @@ from pydantic import ValidationError
 from .attachments import AttachmentRejected, DjangoAttachmentStore
 from .conf import conf
 from .context import ChatKitContext, RequestReads
+from .errors import error_response, failure_response
 from .internal import files
 from .internal.db import run_db
 from .internal.preflight import RequestRefused, ThreadNotActive, preflight
@@ -62,32 +56,6 @@ from .models import Attachment, UploadState
 from .server import get_server, parse_request, process_parsed
 
 logger = logging.getLogger("django_chatkit")
-
-
-def error_response(status: int, code: str, message: str, **headers: str) -> JsonResponse:
-    response = JsonResponse({"error": code, "message": message}, status=status)
-    for name, value in headers.items():
-        response.headers[name] = value
-    return response
-
-
-_reported_configuration_errors: set[str] = set()
-
-
-def configuration_error_response(exc: ImproperlyConfigured) -> JsonResponse:
-    """The 500 answer to a misconfigured project (a wrong ``CHATKIT_SERVER``...).
-
-    Logged at ERROR once per process and problem, not once per request; with ``DEBUG``
-    the message says what is wrong, as Django's debug pages do.
-    """
-    problem = str(exc)
-    if problem not in _reported_configuration_errors:
-        _reported_configuration_errors.add(problem)
-        logger.error("django_chatkit is misconfigured: %s", problem, exc_info=exc)
-    if settings.DEBUG:
-        message = f"django_chatkit is misconfigured: {problem} (shown because DEBUG = True)"
-        return error_response(500, "internal_error", message)
-    return error_response(500, "internal_error", "An unexpected error occurred.")
 
 
 def describe_validation_error(exc: ValidationError) -> str:
@@ -239,15 +207,8 @@ class ChatKitView(View):
         log = _RequestLog()
         try:
             response = await self._handle(request, log)
-        except RequestDataTooBig:
-            response = error_response(
-                413, "request_too_large", "The request body is larger than this site accepts."
-            )
-        except ImproperlyConfigured as exc:
-            response = configuration_error_response(exc)
-        except Exception:
-            logger.exception("ChatKit request failed (op=%s)", log.op)
-            response = error_response(500, "internal_error", "An unexpected error occurred.")
+        except Exception as exc:  # a body Django cannot parse is 400/413, a bug 500
+            response = failure_response(exc, "ChatKit request failed (op=%s)", log.op)
         if not isinstance(response, EventStreamResponse):  # streams log when they end
             log.emit(response.status_code)
         return response
@@ -364,29 +325,24 @@ class AttachmentUploadView(ChatKitView):
 
     Authenticated like the endpoint (:meth:`ChatKitView.get_context`: session cookie and
     CSRF header; override it the same way), answers the attachment's JSON, or ``413``
-    (too large), ``415`` (type not allowed, or content not matching it), ``400``.
+    (too large), ``415`` (type not allowed, or content not matching it), ``429``
+    (``CHATKIT_UPLOAD_RATE_LIMIT``, with ``Retry-After``), ``400``.
     """
 
     async def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
             return await self._upload(request)
-        except RequestDataTooBig:
-            return _too_large()
-        except ImproperlyConfigured as exc:
-            return configuration_error_response(exc)
-        except Exception:
-            logger.exception("Attachment upload failed")
-            return error_response(500, "internal_error", "An unexpected error occurred.")
+        except (AttachmentRejected, RateLimited) as exc:
+            return error_response(exc.status, exc.code, str(exc), **exc.headers)
+        except Exception as exc:
+            return failure_response(exc, "Attachment upload failed")
 
     async def _upload(self, request: HttpRequest) -> HttpResponse:
         # The body is parsed (in a worker thread) before authenticating: the CSRF check of
         # session auth reads the form. Django already holds the whole body anyway.
         if _declared_length(request) > conf.CHATKIT_ATTACHMENT_MAX_BYTES + MULTIPART_OVERHEAD:
             return _too_large()
-        try:
-            upload = await _uploaded_file(request)
-        except (MultiPartParserError, TooManyFilesSent, TooManyFieldsSent) as exc:
-            return error_response(400, "invalid_request", f"Invalid multipart body: {exc}")
+        upload = await _uploaded_file(request)
         context = await self.authenticate(request)
         if isinstance(context, HttpResponse):
             return context
@@ -398,12 +354,9 @@ class AttachmentUploadView(ChatKitView):
             return error_response(
                 501, "not_implemented", "Direct uploads need DjangoAttachmentStore."
             )
-        try:
-            attachment = await attachment_store.upload(
-                upload, context, name=upload.name, mime_type=upload.content_type, size=upload.size
-            )
-        except AttachmentRejected as exc:
-            return error_response(exc.status, exc.code, str(exc))
+        attachment = await attachment_store.upload(
+            upload, context, name=upload.name, mime_type=upload.content_type, size=upload.size
+        )
         await server.store.save_attachment(attachment, context)
         return _attachment_json(attachment)
 
@@ -413,12 +366,15 @@ def _read_raw_body(request: HttpRequest, limit: int) -> tuple[Any, int]:
     max_size = settings.FILE_UPLOAD_MAX_MEMORY_SIZE
     spool = tempfile.SpooledTemporaryFile(max_size=max_size)  # noqa: SIM115  (returned)
     size = 0
-    while chunk := request.read(files.CHUNK_SIZE):
-        size += len(chunk)
-        if size > limit:
-            spool.close()
-            raise files.too_large(size)
-        spool.write(chunk)
+    try:
+        while chunk := request.read(files.CHUNK_SIZE):
+            size += len(chunk)
+            if size > limit:
+                raise files.too_large(size)
+            spool.write(chunk)
+    except BaseException:  # too large, or the connection broke (UnreadablePostError)
+        spool.close()
+        raise
     spool.seek(0)
     return spool, size
 
@@ -453,15 +409,8 @@ class AttachmentUploadURLView(View):
             return error_response(exc.status, exc.code, str(exc))
         except NotFoundError as exc:
             return error_response(404, "not_found", str(exc) or "Not found.")
-        except RequestDataTooBig:
-            return _too_large()
-        except (MultiPartParserError, TooManyFilesSent, TooManyFieldsSent) as exc:
-            return error_response(400, "invalid_request", f"Invalid multipart body: {exc}")
-        except ImproperlyConfigured as exc:
-            return configuration_error_response(exc)
-        except Exception:
-            logger.exception("Attachment upload failed")
-            return error_response(500, "internal_error", "An unexpected error occurred.")
+        except Exception as exc:
+            return failure_response(exc, "Attachment upload failed")
 
     async def _store(
         self, request: HttpRequest, attachment_id: str, token: str, raw: bool
@@ -517,9 +466,8 @@ class AttachmentFileView(View):
     async def _answer(self, token: str, body: bool) -> HttpResponseBase:
         try:
             return await self._serve(token, body)
-        except Exception:
-            logger.exception("Serving an attachment failed")
-            return error_response(500, "internal_error", "An unexpected error occurred.")
+        except Exception as exc:
+            return failure_response(exc, "Serving an attachment failed")
 
     async def _serve(self, token: str, body: bool) -> HttpResponseBase:
         try:

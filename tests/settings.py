@@ -59,6 +59,9 @@ TEMPLATES = [
 
 if os.environ.get("DATABASE_URL"):
     DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=0)}
+    # A connection per store call, on purpose (tests/test_connections.py counts them):
+    # what django_chatkit.W040 warns projects about, so silenced for the suite only.
+    SILENCED_SYSTEM_CHECKS = ["django_chatkit.W040"]
 else:
     # On disk, never in memory: the store and the live servers use other threads and
     # processes, which an in-memory database would silently not share.

@@ -1,4 +1,5 @@
-"""Persisting ``items.feedback``: one row per user and item, the latest kind wins."""
+"""Persisting ``items.feedback``: one row per user and item, the latest kind wins, then
+``signals.feedback_saved``."""
 
 from __future__ import annotations
 
@@ -8,15 +9,35 @@ from chatkit.store import NotFoundError
 from django.db import transaction
 from django.utils import timezone
 
+from .. import signals
 from ..models import Feedback, FeedbackKind, Thread, ThreadItem
+from .db import run_db
 
 
-def save_feedback(owner: dict[str, Any], thread_id: str, item_ids: list[str], kind: str) -> int:
+async def record_feedback(
+    sender: type,
+    owner: dict[str, Any],
+    thread_id: str,
+    item_ids: list[str],
+    kind: str,
+    context: Any,
+) -> None:
+    """Save the feedback (:func:`save_feedback`), then send ``feedback_saved`` with the
+    items it is on (each once, in the order given)."""
+    saved = await run_db(save_feedback, owner, thread_id, item_ids, kind)
+    await signals.feedback_saved.asend(
+        sender=sender, thread_id=thread_id, item_ids=saved, kind=kind, context=context
+    )
+
+
+def save_feedback(
+    owner: dict[str, Any], thread_id: str, item_ids: list[str], kind: str
+) -> list[str]:
     """Record ``kind`` (positive/negative) by the owner on items of the owner's thread.
 
     ``owner`` is :func:`django_chatkit.store.owner_filter` of the context. A thread or an
     item that is missing or somebody else's raises ``NotFoundError``, and then nothing
-    is saved. Returns the number of items the feedback is on.
+    is saved. Returns the ids of the items the feedback is on, each once.
     """
     if kind not in FeedbackKind.values:
         raise ValueError(f"Unknown feedback kind {kind!r}")
@@ -54,4 +75,4 @@ def save_feedback(owner: dict[str, Any], thread_id: str, item_ids: list[str], ki
             unique_fields=["user", "thread", "item_chatkit_id"],
             update_fields=["kind", "updated_at"],
         )
-    return len(wanted)
+    return wanted

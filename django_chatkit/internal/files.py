@@ -11,6 +11,13 @@ Three kinds of signed tokens (``django.core.signing``, keyed by ``SECRET_KEY``):
 
 Storage paths are chosen here, never taken from the client: a prefix, the month and 128
 random bits, plus the extension of the *verified* type.
+
+Presigned S3 uploads write to a *staging* key (``<prefix>/staging/<random>``), never to
+the key a file is served from: S3 cannot make a presigned ``PUT`` single-use, so when
+the upload is finalized (:func:`finalize_presigned`) the object is copied to a fresh
+final key, verified there, and the staging object deleted. A later ``PUT`` to the old
+URL only recreates a staging object nothing serves; ``chatkit_cleanup`` deletes those
+(:func:`staging_leftovers`).
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 from functools import cache
 from typing import IO, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -56,6 +64,8 @@ CHUNK_SIZE = 64 * 1024
 class AttachmentRejected(ValueError):
     """An upload that breaks a rule: ``status`` is the HTTP answer (413, 415, ...)."""
 
+    headers: dict[str, str] = {}
+
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
         self.status = status
@@ -76,12 +86,33 @@ def unsupported_type(message: str) -> AttachmentRejected:
 # paths and names ---------------------------------------------------------------------
 
 
+def _below_prefix(name: str) -> str:
+    prefix = conf.CHATKIT_ATTACHMENT_PATH_PREFIX.strip("/")
+    return f"{prefix}/{name}" if prefix else name
+
+
 def new_file_name(mime_type: str) -> str:
     """A fresh, unguessable storage path for a file of ``mime_type``."""
-    prefix = conf.CHATKIT_ATTACHMENT_PATH_PREFIX.strip("/")
     extension = next(iter(extensions(mime_type)), "")
-    name = f"{timezone.now():%Y/%m}/{secrets.token_hex(16)}{extension}"
-    return f"{prefix}/{name}" if prefix else name
+    return _below_prefix(f"{timezone.now():%Y/%m}/{secrets.token_hex(16)}{extension}")
+
+
+STAGING_DIR = "staging"
+
+
+def staging_dir() -> str:
+    """The folder presigned uploads write to (below ``CHATKIT_ATTACHMENT_PATH_PREFIX``)."""
+    return _below_prefix(STAGING_DIR)
+
+
+def new_staging_name() -> str:
+    """A fresh, unguessable staging path for a presigned upload."""
+    return f"{staging_dir()}/{secrets.token_hex(16)}"
+
+
+def is_staging_name(name: str) -> bool:
+    """Is ``name`` a staging path (rows from before staging keys hold a final path)?"""
+    return name.rpartition("/")[0].rpartition("/")[2] == STAGING_DIR
 
 
 def display_name(value: str | None, fallback: str = "file") -> str:
@@ -201,6 +232,21 @@ def _s3_key(storage: Any, name: str) -> str:
     return storage._normalize_name(clean_name(name))
 
 
+def copy_object(storage: Any, source: str, target: str) -> None:
+    """Copy an S3 object inside its bucket (content type included); a missing source
+    raises ``FileNotFoundError``."""
+    from botocore.exceptions import ClientError
+
+    try:
+        storage.bucket.Object(_s3_key(storage, target)).copy_from(
+            CopySource={"Bucket": storage.bucket_name, "Key": _s3_key(storage, source)}
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+            raise FileNotFoundError(source) from None
+        raise
+
+
 def presigned_put(storage: Any, name: str, mime_type: str) -> str:
     """A presigned ``PUT`` URL for ``name``; the ``Content-Type`` is part of the signature."""
     return storage.bucket.meta.client.generate_presigned_url(
@@ -285,15 +331,25 @@ def completed(attachment: ck.Attachment, mime_type: str) -> ck.Attachment:
 def finalize_presigned(row: Attachment) -> Attachment:
     """Verify a file a client PUT straight into the bucket, the first time it is used.
 
-    Missing: ``NotFoundError``. Too large or not what it claims: the object is deleted
-    and :class:`AttachmentRejected` raised. Otherwise the row becomes complete.
+    The staging object is copied to a fresh final key, which only this call writes, and
+    verified there (bytes PUT again meanwhile do not matter). Missing: ``NotFoundError``.
+    Too large or not what it claims: both objects are deleted and
+    :class:`AttachmentRejected` raised. Otherwise the row becomes complete, and the
+    staging object is deleted.
     """
     storage = storages[row.storage]
+    staged = row.file_name
+    name = new_file_name(row.mime_type) if is_staging_name(staged) else staged
     try:
-        size = storage.size(row.file_name)
+        if name != staged:
+            copy_object(storage, staged, name)
+        size = storage.size(name)
     except FileNotFoundError:
+        done = _completed_meanwhile(row)
+        if done is not None:
+            return done
         raise NotFoundError(f"Attachment {row.chatkit_id} has not been uploaded") from None
-    head = read_head(storage, row.file_name)
+    head = read_head(storage, name)
     try:
         if size > conf.CHATKIT_ATTACHMENT_MAX_BYTES:
             raise too_large(size)
@@ -302,21 +358,62 @@ def finalize_presigned(row: Attachment) -> Attachment:
         except ContentMismatch as exc:
             raise unsupported_type(str(exc)) from None
     except AttachmentRejected:
-        storage.delete(row.file_name)
+        for path in dict.fromkeys([name, staged]):
+            storage.delete(path)
         raise
     payload = completed(row.to_chatkit(), mime_type).model_dump_json()
     now = timezone.now()
-    Attachment.objects.filter(pk=row.pk, upload_state=UploadState.PRESIGNED).update(
+    finalized = Attachment.objects.filter(
+        pk=row.pk, upload_state=UploadState.PRESIGNED, file_name=staged
+    ).update(
         upload_state=UploadState.COMPLETE,
         upload_nonce="",
+        file_name=name,
         size=size,
         mime_type=mime_type,
         uploaded_at=now,
         payload=payload,
     )
+    if not finalized:  # finalized by a concurrent request: keep its copy, not ours
+        if name != staged:
+            storage.delete(name)
+        done = _completed_meanwhile(row)
+        if done is None:
+            raise NotFoundError(f"Attachment {row.chatkit_id} not found")
+        return done
+    if name != staged:
+        storage.delete(staged)
     row.upload_state, row.size, row.mime_type = UploadState.COMPLETE, size, mime_type
-    row.uploaded_at, row.payload = now, payload
+    row.file_name, row.uploaded_at, row.payload = name, now, payload
     return row
+
+
+def _completed_meanwhile(row: Attachment) -> Attachment | None:
+    return Attachment.objects.filter(pk=row.pk, upload_state=UploadState.COMPLETE).first()
+
+
+def staging_leftovers(storage: Storage, alias: str, older_than: datetime) -> list[str]:
+    """Staging objects of ``storage`` (alias ``alias``) last written before
+    ``older_than`` that no outstanding presigned upload awaits: PUT again after their
+    upload was finalized, or left by an attachment deleted before it was used."""
+    if not is_s3(storage):
+        return []
+    folder = staging_dir()
+    try:
+        _, names = storage.listdir(folder)
+    except FileNotFoundError:
+        return []
+    paths = [f"{folder}/{name}" for name in names]
+    awaited = set(
+        Attachment.objects.filter(
+            storage=alias, upload_state=UploadState.PRESIGNED, file_name__in=paths
+        ).values_list("file_name", flat=True)
+    )
+    return [
+        path
+        for path in paths
+        if path not in awaited and storage.get_modified_time(path) < older_than
+    ]
 
 
 async def usable_attachment(row: Attachment, request: HttpRequest | None) -> ck.Attachment:

@@ -1,9 +1,10 @@
-"""The optional per-user limit on requests that start a response (``CHATKIT_RATE_LIMIT``).
+"""Optional per-user rate limits: ``CHATKIT_RATE_LIMIT`` on requests that start a
+response, ``CHATKIT_UPLOAD_RATE_LIMIT`` on attachment uploads.
 
 Fixed windows counted in Django's cache (``CHATKIT_RATE_LIMIT_CACHE``): the window of
-``seconds`` a request falls in has one counter per user, created with ``add()`` and
-raised with ``incr()``, both atomic in Redis, Memcached and the database cache, so
-every worker process shares the count. A request over the limit raises
+``seconds`` a request falls in has one counter per limit and user, created with
+``add()`` and raised with ``incr()``, both atomic in Redis, Memcached and the database
+cache, so every worker process shares the count. A request over a limit raises
 :class:`RateLimited`, answered ``429`` with ``Retry-After`` (seconds until the window
 ends) and counted no further.
 """
@@ -19,17 +20,18 @@ from django.core.cache import caches
 from ..conf import conf
 
 KEY_PREFIX = "django_chatkit:rate"
+UPLOAD_KEY_PREFIX = "django_chatkit:rate:uploads"
 
 
 class RateLimited(Exception):
-    """The user sent more than ``CHATKIT_RATE_LIMIT`` allows; retry in ``retry_after`` s."""
+    """The user sent more than a limit allows; retry in ``retry_after`` seconds."""
 
     status = 429
     code = "rate_limited"
 
-    def __init__(self, count: int, seconds: int, retry_after: int) -> None:
+    def __init__(self, count: int, seconds: int, retry_after: int, what: str = "messages") -> None:
         super().__init__(
-            f"Too many messages: at most {count} per {_period(seconds)}. "
+            f"Too many {what}: at most {count} per {_period(seconds)}. "
             f"Try again in {retry_after} seconds."
         )
         self.retry_after = retry_after
@@ -42,18 +44,27 @@ def _period(seconds: int) -> str:
 
 
 async def check_rate_limit(user: Any, now: float | None = None) -> None:
-    """Count one request of ``user``; raise :class:`RateLimited` once over the limit.
+    """Count one request of ``user`` that starts a response; raise :class:`RateLimited`
+    once over ``CHATKIT_RATE_LIMIT``. Does nothing without the setting or a user id."""
+    await _count(conf.CHATKIT_RATE_LIMIT, KEY_PREFIX, "messages", user, now)
 
-    Does nothing without ``CHATKIT_RATE_LIMIT`` or without a user id.
-    """
-    rate = conf.CHATKIT_RATE_LIMIT
+
+async def check_upload_rate_limit(user: Any, now: float | None = None) -> None:
+    """Count one attachment upload of ``user``; raise :class:`RateLimited` once over
+    ``CHATKIT_UPLOAD_RATE_LIMIT``. Does nothing without the setting or a user id."""
+    await _count(conf.CHATKIT_UPLOAD_RATE_LIMIT, UPLOAD_KEY_PREFIX, "uploads", user, now)
+
+
+async def _count(
+    rate: tuple[int, int] | None, prefix: str, what: str, user: Any, now: float | None
+) -> None:
     user_id = getattr(user, "pk", None)
     if rate is None or user_id is None:
         return
     count, seconds = rate
     now = time.time() if now is None else now
     window = int(now // seconds)
-    key = f"{KEY_PREFIX}:{user_id}:{seconds}:{window}"
+    key = f"{prefix}:{user_id}:{seconds}:{window}"
     cache = caches[conf.CHATKIT_RATE_LIMIT_CACHE]
     # The counter outlives its window by a little: a late incr() still finds it.
     await cache.aadd(key, 0, timeout=seconds + 5)
@@ -64,4 +75,4 @@ async def check_rate_limit(user: Any, now: float | None = None) -> None:
         used = 1
     if used > count:
         retry_after = max(1, math.ceil((window + 1) * seconds - now))
-        raise RateLimited(count, seconds, retry_after)
+        raise RateLimited(count, seconds, retry_after, what)

@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
+from django.core.files.storage import storages
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
 from django_chatkit.conf import conf
+from django_chatkit.internal.files import staging_leftovers
 from django_chatkit.management.ages import HELP, parse_age
 from django_chatkit.models import Attachment
 
@@ -19,7 +22,8 @@ class Command(BaseCommand):
     help = (
         "Delete attachments that were never sent in a message (abandoned uploads, and "
         "attachments of threads deleted outside ChatKit) and their files, once older "
-        "than an age."
+        "than an age; and objects PUT to presigned S3 upload URLs after their upload was "
+        "finalized."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -47,7 +51,10 @@ class Command(BaseCommand):
         cutoff = timezone.now() - age
         abandoned = Attachment.objects.filter(thread__isnull=True, created_at__lt=cutoff)
 
+        leftovers = self._staging_leftovers(cutoff)
         if options["dry_run"]:
+            if leftovers:
+                self.stdout.write(f"Would delete {len(leftovers)} leftover staging upload(s).")
             found = abandoned.aggregate(total=Sum("size"))
             count = abandoned.count()
             if options["verbosity"] > 1:
@@ -59,6 +66,10 @@ class Command(BaseCommand):
             )
             return
 
+        for storage, path in leftovers:
+            storage.delete(path)
+        if leftovers:
+            self.stdout.write(f"Deleted {len(leftovers)} leftover staging upload(s).")
         deleted = 0
         while True:
             pks = list(abandoned.order_by("pk").values_list("pk", flat=True)[:batch_size])
@@ -73,3 +84,14 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Deleted {deleted} attachment(s) older than {age} never sent in a message."
         )
+
+    def _staging_leftovers(self, cutoff: Any) -> list[tuple[Any, str]]:
+        """Staging objects of presigned uploads nothing awaits, in every storage that
+        holds attachments."""
+        aliases = {conf.CHATKIT_ATTACHMENT_STORAGE}
+        aliases.update(Attachment.objects.values_list("storage", flat=True).distinct())
+        found = []
+        for alias in sorted(aliases & set(settings.STORAGES)):
+            storage = storages[alias]
+            found += [(storage, path) for path in staging_leftovers(storage, alias, cutoff)]
+        return found
