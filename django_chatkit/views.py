@@ -155,7 +155,7 @@ class ChatKitView(View):
         The default uses Django's session authentication and enforces CSRF. Raise
         ``PermissionDenied`` to answer 403.
         """
-        user, reason = await sync_to_async(_session_user)(request)
+        user, reason = await run_db(_session_user, request)
         if not user.is_authenticated:
             return None
         if reason is not None:
@@ -278,11 +278,13 @@ class ChatKitView(View):
             on_finish=finished,
             cancellable_after=STREAM_OPTIONS_PREFIX,
         )
-        # Django read the session and the user on this request's own thread, whose
-        # connection would otherwise stay open until the stream ends: let it go now (the
-        # store opens what it needs, per call). Obsolete connections only, as Django does
-        # at the end of a request: CONN_MAX_AGE = 0 or a pool releases it.
-        await sync_to_async(close_old_connections)()
+        if not getattr(request, "chatkit_lean", False):
+            # The project's middleware may have used this request's own thread's
+            # connection, which would otherwise stay open until the stream ends: let it go
+            # now (the store opens what it needs, per call). Obsolete connections only, as
+            # Django does at the end of a request: CONN_MAX_AGE = 0 or a pool releases it.
+            # (The lean path runs no middleware: django_chatkit.asgi.)
+            await sync_to_async(close_old_connections)()
         return EventStreamResponse(stream)
 
 
