@@ -50,7 +50,7 @@ from django.utils import translation
 from django.utils.functional import SimpleLazyObject
 from django.utils.module_loading import import_string
 
-from .errors import error_response
+from .errors import error_response, failure_response
 from .internal.db import run_db
 from .views import AttachmentUploadView, ChatKitView
 
@@ -153,7 +153,10 @@ class ChatKitRouter(ASGIHandler):
         setattr(request, LEAN_ATTRIBUTE, True)
 
         async def respond() -> HttpResponse:
-            response = await self.get_response_async(request)
+            try:
+                response = await self.get_response_async(request)
+            except Exception as exc:  # the view answers its own errors: this is ours
+                response = failure_response(exc, "ChatKit lean path failed")
             with contextlib.suppress(asyncio.CancelledError):  # the client went away
                 await self.send_response(response, send)
             return response
@@ -178,7 +181,7 @@ class ChatKitRouter(ASGIHandler):
         try:
             request.get_host()  # ALLOWED_HOSTS, as CommonMiddleware checks it
         except DisallowedHost as exc:
-            return error_response(400, "bad_request", str(exc))
+            return error_response(400, "invalid_host", str(exc))
         engine = import_string(settings.SESSION_ENGINE)
         request.session = engine.SessionStore(request.COOKIES.get(settings.SESSION_COOKIE_NAME))
         request.user = SimpleLazyObject(lambda: auth.get_user(request))
