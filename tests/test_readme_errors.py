@@ -12,8 +12,10 @@ import ast
 import re
 from pathlib import Path
 
+import django_chatkit
+
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGE = ROOT / "django_chatkit"
+PACKAGE = Path(django_chatkit.__file__).parent
 TABLE_ROW = re.compile(r"^\| (\d{3}) \| `([a-z_]+)` \| .+ \|$", re.MULTILINE)
 
 

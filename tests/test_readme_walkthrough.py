@@ -42,9 +42,10 @@ from pathlib import Path
 
 import httpx
 
+from tests.live import HOST, free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
-HOST = "127.0.0.1"
 README_ORIGIN = "http://127.0.0.1:8000"  # where the README's examples point
 PRODUCTION_HOST = "chat.example.com"  # the README's ALLOWED_HOSTS in production
 USER, PASSWORD = "demo", "demo"  # an ordinary user: not staff (the curl example's login)
@@ -79,7 +80,7 @@ def walkthrough_steps(text: str) -> list[Step]:
     return steps
 
 
-@dataclass
+@dataclass(frozen=True)
 class Project:
     """The fresh project: its folder and the virtualenv that runs it."""
 
@@ -119,12 +120,6 @@ class Project:
 
     def manage(self, *args: str, stdin: str = "") -> str:
         return self.run(["python", "manage.py", *args], stdin=stdin)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
