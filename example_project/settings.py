@@ -79,8 +79,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 MEDIA_ROOT = BASE_DIR / "media"
 MEDIA_URL = "media/"
-LOGIN_URL = "admin:login"
+# Everybody logs in at Django's /accounts/login/ (the default LOGIN_URL), not only staff.
 LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
 
 CHATKIT_SERVER = "example_project.server.ExampleServer"
 

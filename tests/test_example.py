@@ -157,14 +157,20 @@ async def test_widget_action_guards(django_user_model):
     assert bobs.title == "bob's"
 
 
-@override_settings(ROOT_URLCONF="example_project.urls", LOGIN_URL="admin:login")
+@override_settings(ROOT_URLCONF="example_project.urls", LOGIN_REDIRECT_URL="/")
 @pytest.mark.django_db
 def test_demo_page_requires_login_and_embeds_the_chat(client, django_user_model):
     response = client.get("/")
     assert response.status_code == 302
-    assert response["Location"] == "/admin/login/?next=/"
+    assert response["Location"] == "/accounts/login/?next=/"
 
-    client.force_login(django_user_model.objects.create_user("demo"))
+    # An ordinary user (not staff) logs in through Django's login page.
+    django_user_model.objects.create_user("demo", password="pw")
+    login = client.get("/accounts/login/?next=/")
+    assert login.status_code == 200
+    assert '<input type="hidden" name="next" value="/">' in login.content.decode()
+    response = client.post("/accounts/login/", {"username": "demo", "password": "pw", "next": "/"})
+    assert (response.status_code, response["Location"]) == (302, "/")
     response = client.get("/")
     html = response.content.decode()
     assert response.status_code == 200
@@ -173,4 +179,5 @@ def test_demo_page_requires_login_and_embeds_the_chat(client, django_user_model)
     assert '<script src="/static/example_project/demo.js" defer></script>' in html
     assert "<code>python manage.py chatkit_chat --user demo</code>" in html
     assert "offline demo model" in html
+    assert "/admin/" not in html  # no admin link for a user who is not staff
     assert response.cookies["csrftoken"].value  # the chat's fetch sends it back

@@ -187,7 +187,8 @@ def test_the_tag_adds_the_live_script_when_live_updates_are_on(settings: Any, rf
     assert "live.js" not in render()  # off by default
     settings.CHATKIT_LIVE_URL = "/chatkit/live/"
     assert render(csp_nonce="n1").endswith(
-        '<script src="/static/django_chatkit/chatkit.js" defer nonce="n1"></script>\n'
+        '<script src="/static/django_chatkit/chatkit.js" defer data-django-chatkit-glue '
+        'nonce="n1"></script>\n'
         '<script src="/static/django_chatkit/live.js" defer '
         'data-django-chatkit-live="/chatkit/live/" nonce="n1"></script>'
     )

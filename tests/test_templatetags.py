@@ -11,13 +11,20 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.template import Context, Template
 from django.test import RequestFactory, override_settings
 
-from django_chatkit.templatetags.django_chatkit import chatkit_html
+from django_chatkit.templatetags.django_chatkit import STATIC_CHECK, chatkit_html
 
 ERROR = (
     '<p class="django-chatkit-error" role="alert" hidden>The chat interface could not be '
     "loaded: its script comes from {host}, which this browser cannot reach (offline, or "
     "blocked by an extension or a Content Security Policy). The chat server itself works: "
     "try it from a terminal with <code>python manage.py chatkit_chat</code></p>"
+)
+STATIC_ERROR = (
+    '<p class="django-chatkit-static-error" role="alert" hidden>The chat could not start: '
+    "its script /static/django_chatkit/chatkit.js did not load. The site does not serve its "
+    "static files: in development, run manage.py runserver with DEBUG = True; in "
+    "production, run manage.py collectstatic and serve STATIC_ROOT (WhiteNoise or the web "
+    "server).</p>"
 )
 
 
@@ -27,9 +34,11 @@ def expected(config: str, *, element_id="chatkit", script, host, nonce="") -> st
         f'<div id="{element_id}" class="django-chatkit" '
         f'data-django-chatkit="{config.replace(chr(34), "&quot;")}">'
         '<p class="django-chatkit-loading">Loading the chat…</p>'
-        f"{ERROR.format(host=host)}</div>\n"
+        f"{ERROR.format(host=host)}{STATIC_ERROR}</div>\n"
+        f"<script{attr}>{STATIC_CHECK}</script>\n"
         f'<script src="{script}" async data-django-chatkit-script{attr}></script>\n'
-        f'<script src="/static/django_chatkit/chatkit.js" defer{attr}></script>'
+        '<script src="/static/django_chatkit/chatkit.js" defer data-django-chatkit-glue'
+        f"{attr}></script>"
     )
 
 
@@ -67,7 +76,7 @@ def test_pure_function_html():
     )
 
 
-def test_pure_function_nonce_on_both_scripts():
+def test_pure_function_nonce_on_every_script():
     html = chatkit_html(
         {},
         script_url="https://cdn.example.com/chatkit.js",
@@ -124,9 +133,10 @@ def test_tag_nonce_from_django_csp(rf):
     request = rf.get("/")
     request.csp_nonce = "abc123"  # as django-csp's middleware sets it
     html, _ = without_token(render("{% chatkit %}", request=request))
-    assert html.count(' nonce="abc123"') == 2
+    assert html.count(' nonce="abc123"') == 3
     assert html.endswith(
-        '<script src="/static/django_chatkit/chatkit.js" defer nonce="abc123"></script>'
+        '<script src="/static/django_chatkit/chatkit.js" defer data-django-chatkit-glue '
+        'nonce="abc123"></script>'
     )
 
 
@@ -134,7 +144,7 @@ def test_tag_nonce_from_django_csp(rf):
 def test_tag_nonce_from_context(rf):
     # Django 6's django.template.context_processors.csp puts it in the context.
     html, _ = without_token(render("{% chatkit %}", request=rf.get("/"), csp_nonce="ctx9"))
-    assert html.count(' nonce="ctx9"') == 2
+    assert html.count(' nonce="ctx9"') == 3
 
 
 def test_tag_without_request_is_a_clear_error():

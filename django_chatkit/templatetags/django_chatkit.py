@@ -5,8 +5,10 @@ the component's script (from ``CHATKIT_SCRIPT_URL``) and a small script of ours
 (``django_chatkit/chatkit.js``) that mounts the component pointed at this site's
 endpoint, with a ``fetch`` that sends the CSRF token, ``CHATKIT_DOMAIN_KEY`` and the
 attachment upload strategy (``CHATKIT_UPLOAD_STRATEGY``). Scripts carry the request's
-CSP nonce when there is one. When the component's script cannot load, the container
-says so and points to the terminal client (``manage.py chatkit_chat``).
+CSP nonce when there is one. The container never waits forever: when the component's
+script cannot load, it says so and points to the terminal client (``manage.py
+chatkit_chat``); when ``chatkit.js`` itself did not load (static files not served), a
+small inline script after the container says that, with what to fix.
 
 Arguments, all optional::
 
@@ -37,7 +39,7 @@ from django.middleware.csrf import get_token
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.html import format_html
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 
 from ..attachments import upload_strategy
@@ -47,6 +49,18 @@ register = template.Library()
 
 GLUE_SCRIPT = "django_chatkit/chatkit.js"
 LIVE_SCRIPT = "django_chatkit/live.js"
+
+# Runs right after its container (no interpolation: the container is the previous
+# element). chatkit.js marks every container it finds; a container still unmarked when
+# the page has loaded, or when chatkit.js fails to load, shows the static-files message.
+STATIC_CHECK = mark_safe(
+    "(function(c){function f(){if(!c.dataset.djangoChatkitState){"
+    'c.querySelector(".django-chatkit-loading").hidden=true;'
+    'c.querySelector(".django-chatkit-static-error").hidden=false;}}'
+    'document.addEventListener("error",function(e){'
+    'if(e.target.hasAttribute&&e.target.hasAttribute("data-django-chatkit-glue"))f();},true);'
+    'addEventListener("load",f);})(document.currentScript.previousElementSibling);'
+)
 
 
 def csrf_header_name() -> str:
@@ -118,9 +132,11 @@ def chatkit_html(
         '<p class="django-chatkit-loading">{loading}</p>'
         '<p class="django-chatkit-error" role="alert" hidden>{failed} {fallback} '
         "<code>python manage.py chatkit_chat</code></p>"
+        '<p class="django-chatkit-static-error" role="alert" hidden>{static_failed}</p>'
         "</div>\n"
+        "<script{nonce}>{static_check}</script>\n"
         '<script src="{script_url}" async data-django-chatkit-script{nonce}></script>\n'
-        '<script src="{glue_url}" defer{nonce}></script>{live}',
+        '<script src="{glue_url}" defer data-django-chatkit-glue{nonce}></script>{live}',
         id=element_id,
         config=json.dumps(config, separators=(",", ":")),
         loading=gettext("Loading the chat…"),
@@ -131,6 +147,14 @@ def chatkit_html(
         )
         % {"host": cdn_host},
         fallback=gettext("The chat server itself works: try it from a terminal with"),
+        static_failed=gettext(
+            "The chat could not start: its script %(url)s did not load. The site does not "
+            "serve its static files: in development, run manage.py runserver with DEBUG = "
+            "True; in production, run manage.py collectstatic and serve STATIC_ROOT "
+            "(WhiteNoise or the web server)."
+        )
+        % {"url": glue_url},
+        static_check=STATIC_CHECK,
         script_url=script_url,
         glue_url=glue_url,
         nonce=nonce_attr,

@@ -9,6 +9,8 @@
  *   "django-chatkit:ready" (detail: {chatkit, options, container}) hands over the element.
  * - If the component's script (OpenAI's CDN) cannot load, the container shows its error
  *   message instead of spinning forever.
+ * - Every container found is marked (data-django-chatkit-state="starting"): the tag's
+ *   inline check shows its static-files message on containers this script never saw.
  */
 (function () {
   "use strict";
@@ -84,6 +86,9 @@
     if (!containers.length) {
       return;
     }
+    containers.forEach(function (container) {
+      container.dataset.djangoChatkitState = container.dataset.djangoChatkitState || "starting";
+    });
     var failAll = function () {
       if (!window.customElements.get(ELEMENT)) {
         containers.forEach(fail);
