@@ -98,7 +98,7 @@ class DbConfig:
 
     ``production`` is what the README recommends for production: PostgreSQL with the
     psycopg pool (min 4, max 16) and ``CONN_HEALTH_CHECKS``, ``cached_db`` sessions on
-    Redis, and uvicorn with uvloop and httptools (all three stacks run on it).
+    Redis, and uvicorn with uvloop and httptools (all six stacks run on it).
     """
 
     name: str  # sqlite, postgres, postgres+pool, production
@@ -975,8 +975,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--lean",
-        action="store_true",
-        help="streams, profile: stack c', the lean path (ChatKitRouter), instead of c",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="streams, profile: stack c', the lean path (ChatKitRouter), instead of c "
+        "(--no-lean: c, Django's handler)",
     )
     parser.add_argument("--op", default="threads.list", choices=OPS, help="profile: the op")
     parser.add_argument("--top", type=int, default=25, help="profile: functions to list")
