@@ -82,8 +82,9 @@ test-django6:
 	@[ -n "$(PYTHON312)" ] || { echo "No Python 3.12 found: set PYTHON312=/path/to/python3.12"; exit 1; }
 	$(MAKE) --no-print-directory chromium $(DJANGO6_TARGET) VENV=.venv-django6 PYTHON="$(PYTHON312)" PIP_EXTRA="django>=6.0"
 
-## Benchmarks (benchmarks/README.md): three stacks side by side, flat pagination, many
-## streams, a profile of django_chatkit. Not part of `make test`. BENCH_ARGS=--quick: smoke.
+## Benchmarks (benchmarks/README.md): six stacks side by side (the samples' pattern, the
+## view and the lean path), flat pagination, 2,000 streams on the lean path, a profile of
+## django_chatkit. Not part of `make test`. BENCH_ARGS=--quick: smoke.
 BENCH_ARGS ?=
 $(VENV)/.bench-installed: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e ".[dev,s3,redis,bench]"
@@ -93,7 +94,7 @@ bench: $(VENV)/.bench-installed
 	$(BIN)/python benchmarks/bench.py all $(BENCH_ARGS)
 
 bench-streams: $(VENV)/.bench-installed
-	$(BIN)/python benchmarks/bench.py streams $(BENCH_ARGS)
+	$(BIN)/python benchmarks/bench.py streams --lean --n 2000 $(BENCH_ARGS)
 
 bench-profile: $(VENV)/.bench-installed
 	$(BIN)/python benchmarks/bench.py profile $(BENCH_ARGS)

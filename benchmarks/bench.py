@@ -7,22 +7,25 @@ Modes (``python benchmarks/bench.py MODE --help`` for the options):
     (the README's production settings), then ``pagination`` on SQLite and ``production``.
     PostgreSQL runs are skipped when it is unreachable.
 ``throughput``
-    Three stacks side by side, one uvicorn worker each, same echo responder (20 deltas):
+    Six stacks side by side, one uvicorn worker each, same echo responder (20 deltas):
     (a) the SDK's ``ChatKitServer`` + in-memory store behind a minimal ASGI app (the
     official samples' pattern, ``sample_app.py``); (b) the Django stack of (c) with the
-    in-memory store; (c) django_chatkit: sessions, CSRF and auth middleware, ``DjangoStore``.
-    Ops ``threads.create`` (streamed), ``threads.list``, ``items.list`` at concurrency 8,
-    after warm-up, in rounds that alternate a, b, c so drift hits all three alike.
+    in-memory store; (c) django_chatkit: sessions, CSRF and auth middleware, ``DjangoStore``;
+    (b') and (c'): (b) and (c) on the lean path (``ChatKitRouter``, no middleware chain);
+    (f) the floor, (b) plus a thread hop and a statement per store call.
+    Ops ``threads.create`` (streamed; also the time to its first SSE event),
+    ``threads.list``, ``items.list`` at concurrency 8, after warm-up, in rounds that
+    alternate the stacks so drift hits all of them alike.
 ``pagination``
     Stack (c) with one user owning 10 threads/items and one owning ``--rows`` (100,000):
     p50 of the first page and of a page deep in the list (``after``), and the ratio.
 ``streams``
     ``--n`` (500) concurrent slow streams (``--seconds`` 30 each) against one uvicorn
-    worker on PostgreSQL: completed/errored, peak connections from ``pg_stat_activity``,
-    server RSS per open stream.
+    worker on PostgreSQL, stack (c) or with ``--lean`` (c'): completed/errored, peak
+    connections from ``pg_stat_activity``, server RSS per open stream.
 ``profile``
-    Stack (c) under load for one op while py-spy samples the worker (all threads): the
-    top costs, by category and by function.
+    Stack (c) (``--lean``: c') under load for one op while py-spy samples the worker (all
+    threads): the top costs, by category and by function.
 
 The load generator is a minimal keep-alive HTTP/1.1 client on asyncio streams (httpx
 costs more CPU per request than stack (a) does, and shares the machine's cores).
@@ -36,6 +39,7 @@ import contextlib
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -45,7 +49,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,7 +62,7 @@ from benchmarks.client import Connection, chatkit_body  # noqa: E402
 
 PYTHON = sys.executable
 PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-PG_DB = "chatkit_bench"
+PG_DB = os.environ.get("BENCH_PG_DB", "chatkit_bench")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
 PATH = "/chatkit/"
 CSRF = "benchcsrftokenbenchcsrftoken0123"  # 32 characters: a CSRF secret Django accepts
@@ -66,9 +70,12 @@ WORK = Path(tempfile.gettempdir()) / "chatkit_bench"
 STACKS = {
     "a": "SDK + memory store, plain ASGI",
     "b": "Django stack + memory store",
+    "b'": "lean path (ChatKitRouter) + memory store",
     "c": "django_chatkit (ORM store)",
+    "c'": "lean path (ChatKitRouter) + django_chatkit (ORM store)",
     "f": "floor: (b) + one thread hop and one SQL statement per store call",
 }
+LEAN = "'"  # b' and c': the stack of the same letter on the lean path
 OPS = ("threads.create", "threads.list", "items.list")
 
 
@@ -91,7 +98,7 @@ class DbConfig:
 
     ``production`` is what the README recommends for production: PostgreSQL with the
     psycopg pool (min 4, max 16) and ``CONN_HEALTH_CHECKS``, ``cached_db`` sessions on
-    Redis, and uvicorn with uvloop and httptools (all three stacks run on it).
+    Redis, and uvicorn with uvloop and httptools (all six stacks run on it).
     """
 
     name: str  # sqlite, postgres, postgres+pool, production
@@ -218,18 +225,24 @@ def free_port() -> int:
 
 
 class Server:
-    """One uvicorn worker in a subprocess, on a free loopback port."""
+    """One uvicorn worker of ``stack`` (a key of ``STACKS``) in a subprocess, on a free
+    loopback port."""
 
     def __init__(self, stack: str, config: DbConfig | None, extra_env: dict[str, str] | None):
         self.stack = stack
         self.port = free_port()
-        app = "benchmarks.sample_app:application" if stack == "a" else "benchmarks.asgi:application"
+        letter, lean = stack.rstrip(LEAN), stack.endswith(LEAN)
+        if letter == "a":
+            app = "benchmarks.sample_app:application"
+        else:
+            app = f"benchmarks.asgi:{'lean_application' if lean else 'application'}"
         env = {**os.environ, **(config.env() if config else {}), **(extra_env or {})}
-        env["BENCH_STORE"] = {"b": "memory", "f": "floor"}.get(stack, "orm")
+        env["BENCH_STORE"] = {"b": "memory", "f": "floor"}.get(letter, "orm")
         env["DJANGO_SETTINGS_MODULE"] = "benchmarks.settings"
         env["PYTHONPATH"] = str(ROOT)
         WORK.mkdir(parents=True, exist_ok=True)
-        self.log_path = WORK / f"server-{stack}-{self.port}.log"
+        name = f"{letter}-lean" if lean else letter
+        self.log_path = WORK / f"server-{name}-{self.port}.log"
         self.log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             [
@@ -285,7 +298,9 @@ class Server:
 
 
 @contextlib.contextmanager
-def servers(stacks: str, config: DbConfig | None, **env: str) -> Iterator[dict[str, Server]]:
+def servers(
+    stacks: Iterable[str], config: DbConfig | None, **env: str
+) -> Iterator[dict[str, Server]]:
     started: dict[str, Server] = {}
     try:
         for stack in stacks:
@@ -299,15 +314,26 @@ def servers(stacks: str, config: DbConfig | None, **env: str) -> Iterator[dict[s
 # load ----------------------------------------------------------------------------------
 
 
+def percentile(seconds: list[float], q: float) -> float:
+    """The ``q`` quantile of ``seconds``, in milliseconds (NaN for no values)."""
+    if not seconds:
+        return float("nan")
+    ordered = sorted(seconds)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
 @dataclass
 class Sample:
     latencies: list[float] = field(default_factory=list)  # seconds
+    # Streamed answers: from sending the request to the first SSE ``data:`` frame.
+    first_events: list[float] = field(default_factory=list)  # seconds
     elapsed: float = 0.0
     errors: int = 0
     error_text: str = ""
 
     def add(self, other: Sample) -> None:
         self.latencies += other.latencies
+        self.first_events += other.first_events
         self.elapsed += other.elapsed
         self.errors += other.errors
         self.error_text = self.error_text or other.error_text
@@ -317,10 +343,10 @@ class Sample:
         return len(self.latencies) / self.elapsed if self.elapsed else 0.0
 
     def pct(self, q: float) -> float:
-        if not self.latencies:
-            return float("nan")
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+        return percentile(self.latencies, q)
+
+    def first_event_pct(self, q: float) -> float:
+        return percentile(self.first_events, q)
 
 
 def check_response(op: str, status: int, body: bytes) -> str | None:
@@ -358,6 +384,8 @@ async def load(
                 await conn.reopen()
                 continue
             sample.latencies.append(time.perf_counter() - started)
+            if conn.first_event_at is not None:
+                sample.first_events.append(conn.first_event_at - started)
             problem = check_response(op, status, data)
             if problem:
                 sample.errors += 1
@@ -446,7 +474,7 @@ def machine() -> str:
 
 
 async def throughput(config: DbConfig, args: argparse.Namespace, headers: dict[str, str]) -> None:
-    with servers("abcf", config) as running:
+    with servers(STACKS, config) as running:
         threads: dict[str, str] = {}
         for stack, server in running.items():
             threads[stack] = await prepare_stack(server.port, headers)
@@ -475,6 +503,10 @@ async def throughput(config: DbConfig, args: argparse.Namespace, headers: dict[s
     print_throughput(config, args, results)
 
 
+def ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator else 0.0
+
+
 def print_throughput(
     config: DbConfig, args: argparse.Namespace, results: dict[tuple[str, str], Sample]
 ) -> None:
@@ -486,30 +518,58 @@ def print_throughput(
         print(f"   ({stack}) {text}")
     print(
         f"\n| {'op':<15} | stack | {'req/s':>7} | {'p50 ms':>7} | {'p99 ms':>7} "
-        f"| p99/p50 | errors |"
+        f"| p99/p50 | first event p50 ms | errors |"
     )
-    print(f"|{'-' * 17}|-------|{'-' * 9}|{'-' * 9}|{'-' * 9}|---------|--------|")
+    print(f"|{'-' * 17}|-------|{'-' * 9}|{'-' * 9}|{'-' * 9}|---------|{'-' * 20}|--------|")
     for op in OPS:
         for stack in STACKS:
             s = results[stack, op]
+            first = f"{s.first_event_pct(0.5):18.2f}" if s.first_events else f"{'-':>18}"
             print(
                 f"| {op:<15} | {stack:^5} | {s.rps:7.1f} | {s.pct(0.5):7.2f} | "
-                f"{s.pct(0.99):7.2f} | {s.pct(0.99) / s.pct(0.5):7.2f} | {s.errors:6} |"
+                f"{s.pct(0.99):7.2f} | {s.pct(0.99) / s.pct(0.5):7.2f} | {first} | "
+                f"{s.errors:6} |"
             )
+    rps = {(stack, op): s.rps for (stack, op), s in results.items()}
+
+    print("\nDjango's handler (issue 6):")
     print(
         f"\n| {'op':<15} | c/a req/s | c/b req/s | target c/a >= 0.8, c/b >= 0.9 "
         "| f/b req/s | c/f req/s |"
     )
     print(f"|{'-' * 17}|-----------|-----------|{'-' * 31}|-----------|-----------|")
     for op in OPS:
-        a, b, c, f = (results[s, op].rps for s in "abcf")
-        ca, cb = (c / a if a else 0.0), (c / b if b else 0.0)
-        fb, cf = (f / b if b else 0.0), (c / f if f else 0.0)
+        a, b, c, f = (rps[s, op] for s in "abcf")
+        ca, cb, fb, cf = ratio(c, a), ratio(c, b), ratio(f, b), ratio(c, f)
         verdict = "ok" if ca >= 0.8 and cb >= 0.9 else ("FAIL (c/a < 0.5)" if ca < 0.5 else "short")
         print(f"| {op:<15} | {ca:9.2f} | {cb:9.2f} | {verdict:<29} | {fb:9.2f} | {cf:9.2f} |")
     print(
         "f/b: the most c/b any store can reach that persists each call through Django's "
         "database layer (a thread hop and a statement); c/f: how close DjangoStore comes."
+    )
+
+    print("\nThe lean path, ChatKitRouter (issue 16):")
+    print(
+        f"\n| {'op':<15} | c'/a req/s | c'/b' req/s | c'/c req/s | b'/b req/s "
+        "| target c'/a    | p99/p50 of c' (target <= 3) |"
+    )
+    print(f"|{'-' * 17}|{'-' * 12}|{'-' * 13}|{'-' * 12}|{'-' * 12}|{'-' * 16}|{'-' * 29}|")
+    for op in OPS:
+        a, b, lean_b, c, lean_c = (rps[s, op] for s in ("a", "b", "b'", "c", "c'"))
+        target = 0.7 if op == "threads.create" else 0.9
+        ca = ratio(lean_c, a)
+        verdict = f"{'ok' if ca >= target else 'short'} (>= {target})"
+        spread = results["c'", op].pct(0.99) / results["c'", op].pct(0.5)
+        print(
+            f"| {op:<15} | {ca:10.2f} | {ratio(lean_c, lean_b):11.2f} | "
+            f"{ratio(lean_c, c):10.2f} | {ratio(lean_b, b):10.2f} | {verdict:<14} | "
+            f"{spread:5.2f} {'ok' if spread <= 3 else 'FAIL':<21} |"
+        )
+    anchor = results["a", "threads.create"].first_event_pct(0.5)
+    lean_first = results["c'", "threads.create"].first_event_pct(0.5)
+    print(
+        f"time to the first streamed event (threads.create, p50): a {anchor:.2f} ms, "
+        f"c' {lean_first:.2f} ms; target c' <= a: {'ok' if lean_first <= anchor else 'short'}"
     )
     for (stack, op), s in results.items():
         if s.error_text:
@@ -599,7 +659,7 @@ async def pagination(config: DbConfig, args: argparse.Namespace, data: Seeded) -
         ),
     }
     results = {(case, name): Sample() for case in cases for name in sizes}
-    with servers("c", config) as running:
+    with servers(["c"], config) as running:
         port = running["c"].port
         for case, make in cases.items():
             for name in sizes:
@@ -638,6 +698,22 @@ async def pagination(config: DbConfig, args: argparse.Namespace, data: Seeded) -
 # many streams --------------------------------------------------------------------------
 
 
+def raise_file_limit(needed: int) -> str:
+    """Raise this process's soft limit of open files to ``needed`` if it is lower (the
+    worker, started from here, inherits it): each stream holds a socket in the load
+    generator and one in the worker. Returns the limit, as the report prints it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        if hard != resource.RLIM_INFINITY and hard < needed:
+            sys.exit(
+                f"{needed} open files needed, the hard limit is {hard} (ulimit -Hn): "
+                "raise it or run fewer streams (--n)"
+            )
+        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+        return f"{needed} (raised from {soft})"
+    return "unlimited" if soft == resource.RLIM_INFINITY else str(soft)
+
+
 async def streams(config: DbConfig, args: argparse.Namespace, headers: dict[str, str]) -> None:
     import psycopg
 
@@ -646,14 +722,17 @@ async def streams(config: DbConfig, args: argparse.Namespace, headers: dict[str,
     db_url = config.env()["DATABASE_URL"]
     with psycopg.connect(db_url) as conn:
         max_connections = conn.execute("SHOW max_connections").fetchone()[0]  # type: ignore[index]
-    with servers("c", config) as running:
-        server = running["c"]
+    stack = "c'" if args.lean else "c"
+    descriptors = raise_file_limit(args.n + 1000)
+    with servers([stack], config) as running:
+        server = running[stack]
         for op in ("threads.create", "threads.list"):
             await load(server.port, headers, op, op_body(op, ""), args.warmup, 8)
         rss_before = server.rss_kib()
         opened = finished = errors = 0
         first_error = ""
         durations: list[float] = []
+        first_events: list[float] = []
         peak = {"connections": 0, "rss": rss_before, "open": 0, "rss_open": 0}
 
         async def stream(index: int) -> None:
@@ -671,6 +750,8 @@ async def streams(config: DbConfig, args: argparse.Namespace, headers: dict[str,
                 if problem:
                     raise RuntimeError(problem)
                 durations.append(time.perf_counter() - started)
+                if conn.first_event_at is not None:
+                    first_events.append(conn.first_event_at - started)
             except Exception as exc:
                 errors += 1
                 first_error = first_error or repr(exc)
@@ -702,11 +783,14 @@ async def streams(config: DbConfig, args: argparse.Namespace, headers: dict[str,
         with contextlib.suppress(asyncio.CancelledError):
             await sampler
     per_stream = (peak["rss_open"] - rss_before) / max(1, peak["open"])
+    path = "the lean path (ChatKitRouter), stack c'" if args.lean else "Django's handler, stack c"
     print(
-        f"\n## Many streams: {config.label}; one uvicorn worker, {args.n} streams of "
-        f"20 deltas {pause:.2f} s apart (~{args.seconds:.0f} s each), opened over {args.ramp} s"
+        f"\n## Many streams: {config.label}; {path}; one uvicorn worker, {args.n} streams "
+        f"of 20 deltas {pause:.2f} s apart (~{args.seconds:.0f} s each), opened over "
+        f"{args.ramp:g} s"
     )
     print("\n| measure | value |\n|---|---|")
+    print(f"| file descriptors (soft limit of benchmark and worker) | {descriptors} |")
     print(f"| streams completed | {len(durations)} of {args.n} |")
     print(f"| streams errored | {errors} |")
     print(f"| wall time | {wall:.1f} s |")
@@ -714,6 +798,11 @@ async def streams(config: DbConfig, args: argparse.Namespace, headers: dict[str,
         print(
             f"| stream duration p50 / max | {statistics.median(durations):.1f} s / "
             f"{max(durations):.1f} s |"
+        )
+    if first_events:
+        print(
+            f"| time to first event p50 / max | {percentile(first_events, 0.5):.0f} ms / "
+            f"{percentile(first_events, 1.0):.0f} ms |"
         )
     print(f"| peak open streams | {peak['open']} |")
     print(f"| peak database connections (pg_stat_activity) | {peak['connections']} |")
@@ -800,8 +889,9 @@ def find_py_spy() -> str:
 async def profile(config: DbConfig, args: argparse.Namespace, headers: dict[str, str]) -> None:
     py_spy = find_py_spy()
     raw = WORK / f"profile-{args.op}-{config.name}.txt"
-    with servers("c", config) as running:
-        server = running["c"]
+    stack = "c'" if args.lean else "c"
+    with servers([stack], config) as running:
+        server = running[stack]
         thread_id = await prepare_stack(server.port, headers)
         body = op_body(args.op, thread_id)
         await load(server.port, headers, args.op, body, args.warmup, args.concurrency)
@@ -831,7 +921,7 @@ async def profile(config: DbConfig, args: argparse.Namespace, headers: dict[str,
             )
         await recorder.wait()
     print(
-        f"\n## Profile of stack (c), {args.op}, {config.label}: {sample.rps:.0f} req/s, "
+        f"\n## Profile of stack ({stack}), {args.op}, {config.label}: {sample.rps:.0f} req/s, "
         f"p50 {sample.pct(0.5):.2f} ms, {sample.errors} errors (under py-spy: slower)"
     )
     summarize_profile(raw, args.top)
@@ -877,7 +967,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rows", type=int, default=None, help="pagination: large size")
     parser.add_argument("--n", type=int, default=500, help="streams: concurrent streams")
     parser.add_argument("--seconds", type=float, default=None, help="streams, profile: duration")
-    parser.add_argument("--ramp", type=float, default=5.0, help="streams: open them over N s")
+    parser.add_argument(
+        "--ramp",
+        type=float,
+        default=None,
+        help="streams: open them over N s (default: n / 100, 5 s for 500 streams)",
+    )
+    parser.add_argument(
+        "--lean",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="streams, profile: stack c', the lean path (ChatKitRouter), instead of c "
+        "(--no-lean: c, Django's handler)",
+    )
     parser.add_argument("--op", default="threads.list", choices=OPS, help="profile: the op")
     parser.add_argument("--top", type=int, default=25, help="profile: functions to list")
     args = parser.parse_args(argv)
@@ -888,6 +990,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "warmup": 20 if quick else 100,
         "rows": 2_000 if quick else 100_000,
         "seconds": (5.0 if quick else 30.0) if args.mode == "streams" else 15.0,
+        "ramp": args.n / 100,
     }
     for name, value in defaults.items():
         if getattr(args, name) is None:

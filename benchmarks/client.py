@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 
@@ -22,6 +23,9 @@ class Connection:
         self.headers = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
+        #: ``time.perf_counter()`` when the last answer's first SSE ``data:`` frame
+        #: arrived (``None``: no such frame, e.g. a JSON answer).
+        self.first_event_at: float | None = None
 
     @classmethod
     async def open(cls, port: int, path: str, headers: dict[str, str]) -> Connection:
@@ -45,6 +49,7 @@ class Connection:
 
     async def _post(self, body: bytes) -> tuple[int, bytes]:
         assert self.reader is not None and self.writer is not None
+        self.first_event_at = None
         head = (
             f"POST {self.path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
@@ -65,9 +70,14 @@ class Connection:
             elif name == "connection":
                 close = value == "close"
         if chunked:
-            parts = []
+            parts: list[bytes] = []
+            tail = b""  # a frame's "data:" may span two chunks
             while size := int((await reader.readline()).split(b";")[0], 16):
-                parts.append(await reader.readexactly(size))
+                part = await reader.readexactly(size)
+                if self.first_event_at is None and b"data:" in tail + part:
+                    self.first_event_at = time.perf_counter()
+                tail = part[-4:]
+                parts.append(part)
                 await reader.readexactly(2)
             await reader.readline()  # the empty trailer
             data = b"".join(parts)

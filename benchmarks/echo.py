@@ -1,4 +1,4 @@
-"""The echo responder and the in-memory store, shared by all three stacks.
+"""The echo responder and the in-memory store, shared by all the stacks.
 
 Nothing here imports Django: stack (a) (``sample_app``) must not pay for it.
 """

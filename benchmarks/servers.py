@@ -1,4 +1,4 @@
-"""``CHATKIT_SERVER`` of stacks (b), (c) and (f): the echo responder on ``DjangoChatKitServer``."""
+"""``CHATKIT_SERVER`` of the Django stacks (b, b', c, c', f): the echo responder."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
-"""Django settings of stacks (b) and (c): a realistic project around django_chatkit.
+"""Django settings of stacks b, b', c, c' and f: a realistic project around django_chatkit.
 
 Environment switches (``bench.py`` sets them for each server it starts):
 
-``BENCH_STORE``     ``orm`` (``DjangoStore``, stack c), ``memory`` (``MemoryStore``, stack b) or
+``BENCH_STORE``     ``orm`` (``DjangoStore``, stacks c, c'), ``memory`` (``MemoryStore``, b, b') or
                     ``floor`` (``FloorStore``, stack f)
 ``DATABASE_URL``    PostgreSQL (``postgres://...``); unset: SQLite in WAL mode at
                     ``BENCH_SQLITE_PATH``
