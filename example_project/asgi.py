@@ -10,6 +10,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example_project.settings")
 
 django_asgi_app = get_asgi_application()  # before importing code that uses models
 
+from django_chatkit.asgi import ChatKitRouter  # noqa: E402
 from django_chatkit.routing import websocket_urlpatterns  # noqa: E402
 from django_chatkit.server import get_server  # noqa: E402
 
@@ -22,7 +23,9 @@ gc.freeze()
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # The protocol endpoint on the lean path (README, "Production notes"): its POSTs
+        # go straight to ChatKitView, past the middleware; everything else to Django.
+        "http": ChatKitRouter(django_asgi_app),
         # Live updates (django_chatkit.live): session-authenticated, same-origin sockets.
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
