@@ -73,6 +73,7 @@ class LiveServer:
     process: subprocess.Popen[bytes]
     log_path: Path
     lean: bool = False  # serves LEAN_APPLICATION
+    media_root: Path | None = None  # its MEDIA_ROOT, where a fixture set one
     base_url: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -164,6 +165,7 @@ def module_server(
     (directory / "media").mkdir()
     env = server_env(directory / "media", settings_module)
     server = start_server(kind, env, directory / "server.log", lean=lean)
+    server.media_root = directory / "media"
     try:
         yield server
     finally:
