@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -90,6 +91,26 @@ class LiveServer:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+# The request log line of django_chatkit.views (in a server's log, its handler's copy).
+REQUEST_LOG_LINE = re.compile(
+    r"^chatkit op=(\S+) user=(\S+) thread=(\S+) status=(\d+)(?: outcome=(\S+))? duration_ms=",
+    re.MULTILINE,
+)
+
+
+def request_log(server: LiveServer, count: int) -> list[tuple[str, ...]]:
+    """The fields (op, user, thread, status, outcome) of the server's request log lines,
+    once there are ``count`` of them (a stream logs when it ends, maybe after its last
+    byte reached the client); fails after ``START_TIMEOUT``."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        lines = [match.groups("") for match in REQUEST_LOG_LINE.finditer(server.log())]
+        if len(lines) >= count or time.monotonic() > deadline:
+            assert len(lines) == count, lines
+            return lines
+        time.sleep(0.05)
 
 
 def free_port() -> int:
