@@ -100,17 +100,25 @@ REQUEST_LOG_LINE = re.compile(
 )
 
 
-def request_log(server: LiveServer, count: int) -> list[tuple[str, ...]]:
-    """The fields (op, user, thread, status, outcome) of the server's request log lines,
-    once there are ``count`` of them (a stream logs when it ends, maybe after its last
-    byte reached the client); fails after ``START_TIMEOUT``."""
+def log_lines(
+    server: LiveServer, pattern: re.Pattern[str], count: int, start: int = 0
+) -> list[tuple[str, ...]]:
+    """The groups of ``pattern``'s matches in the server's log from offset ``start``, once
+    there are ``count`` of them; fails if there are not exactly ``count`` after
+    ``START_TIMEOUT`` (a stream logs when it ends, maybe after its last byte reached the
+    client)."""
     deadline = time.monotonic() + START_TIMEOUT
     while True:
-        lines = [match.groups("") for match in REQUEST_LOG_LINE.finditer(server.log())]
-        if len(lines) >= count or time.monotonic() > deadline:
-            assert len(lines) == count, lines
-            return lines
+        found = [match.groups("") for match in pattern.finditer(server.log()[start:])]
+        if len(found) >= count or time.monotonic() > deadline:
+            assert len(found) == count, found
+            return found
         time.sleep(0.05)
+
+
+def request_log(server: LiveServer, count: int, start: int = 0) -> list[tuple[str, ...]]:
+    """The fields (op, user, thread, status, outcome) of ``count`` request log lines."""
+    return log_lines(server, REQUEST_LOG_LINE, count, start)
 
 
 def free_port() -> int:
@@ -180,11 +188,18 @@ def live_settings() -> str:
 
 @contextlib.contextmanager
 def module_server(
-    tmp_path_factory: pytest.TempPathFactory, kind: str, settings_module: str, *, lean: bool
+    tmp_path_factory: pytest.TempPathFactory,
+    kind: str,
+    settings_module: str,
+    *,
+    lean: bool,
+    **extra_env: str,
 ) -> Iterator[LiveServer]:
+    """A ``kind`` server of ``settings_module`` (with ``extra_env``) while in the block."""
     directory = tmp_path_factory.mktemp(f"live-{kind}{'-lean' if lean else ''}")
     (directory / "media").mkdir()
     env = server_env(directory / "media", settings_module)
+    env.update(extra_env)
     server = start_server(kind, env, directory / "server.log", lean=lean)
     server.media_root = directory / "media"
     try:
