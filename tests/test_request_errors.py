@@ -4,7 +4,8 @@ Django raises ``TooManyFieldsSent``, ``TooManyFilesSent``, ``RequestDataTooBig``
 ``MultiPartParserError`` or ``UnreadablePostError`` when a view (or the CSRF check of a
 session-authenticated request, which reads ``request.POST``) parses such a body. Each
 case is sent to each view of ``django_chatkit.urls`` through Django's test client, and
-the form bodies to the endpoint through live daphne and uvicorn servers.
+the form bodies to the endpoint through live daphne and uvicorn servers, on Django's
+handler and on the lean path.
 """
 
 from __future__ import annotations
