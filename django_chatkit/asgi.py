@@ -26,8 +26,10 @@ hop), the request's language when ``LocaleMiddleware`` is installed, and the
 and writing the response are Django's own ``ASGIHandler`` code.
 
 Not done on this path: the project's other middleware (security headers, custom
-middleware), and the ``request_started``/``request_finished`` signals (the view closes
-the database connections it uses itself). See the README's production notes.
+middleware), and the ``request_started`` signal (the view closes the database
+connections it uses itself). As on Django's path, ``request_finished`` is sent when the
+response is closed, and an answer of 400 or more is logged on ``django.request``. See the
+README's production notes.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import asyncio
 import contextlib
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, Scope
 from django.conf import settings
 from django.contrib import auth
@@ -48,6 +51,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, ResolverMatch, get_resolver, get_urlconf, set_script_prefix
 from django.utils import translation
 from django.utils.functional import SimpleLazyObject
+from django.utils.log import log_response
 from django.utils.module_loading import import_string
 
 from .errors import error_response, failure_response
@@ -177,6 +181,16 @@ class ChatKitRouter(ASGIHandler):
         body_file.close()
 
     async def get_response_async(self, request: HttpRequest) -> HttpResponse:
+        """The view's response; an answer of 400 or more logged as Django's handler logs
+        it (``django.request``, whose errors a project may mail to its admins)."""
+        response = await self.view_response(request)
+        if response.status_code >= 400:
+            await sync_to_async(log_response, thread_sensitive=False)(
+                "%s: %s", response.reason_phrase, request.path, response=response, request=request
+            )
+        return response
+
+    async def view_response(self, request: HttpRequest) -> HttpResponse:
         """What the skipped middleware would have given the view, then the view."""
         try:
             request.get_host()  # ALLOWED_HOSTS, as CommonMiddleware checks it

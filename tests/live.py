@@ -1,17 +1,25 @@
 """Real ASGI servers (daphne, uvicorn) serving ``tests.asgi`` on loopback, for live tests.
 
 The ``asgi_server`` fixture starts one server process per test module and server kind
-(tests using it run once under daphne, once under uvicorn). The process uses this test
-run's database (``CHATKIT_LIVE_DB_NAME``), so tests that talk to it must commit what
-they create: mark them ``django_db(transaction=True)``. ``live_client(server, user)``
-returns an ``httpx.Client`` logged in as ``user`` through a real session cookie, with a
-CSRF cookie and header, as the ChatKit web component sends them.
+(tests using it run once under daphne, once under uvicorn). The ``endpoint_server``
+fixture does the same on both paths of the protocol endpoint: Django's handler
+(``tests.asgi``) and the lean path (``tests.asgi_lean``, django_chatkit.asgi), so its
+tests run four times (``daphne``, ``daphne-lean``, ``uvicorn``, ``uvicorn-lean``). Both
+serve the settings module named by the ``live_settings`` fixture, which a test module
+overrides to serve other settings.
+
+The process uses this test run's database (``CHATKIT_LIVE_DB_NAME``), so tests that talk
+to it must commit what they create: mark them ``django_db(transaction=True)``.
+``live_client(server, user)`` returns an ``httpx.Client`` logged in as ``user`` through a
+real session cookie, with a CSRF cookie and header, as the ChatKit web component sends
+them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -24,12 +32,16 @@ from typing import Any
 import httpx
 import pytest
 from django.conf import settings
+from django.core.asgi import get_asgi_application
 from django.db import connection
 from django.test import Client
 from django.utils.crypto import get_random_string
 
+from django_chatkit.asgi import ChatKitRouter
+
 ROOT = Path(__file__).resolve().parent.parent
 APPLICATION = "tests.asgi:application"
+LEAN_APPLICATION = "tests.asgi_lean:application"  # the endpoint on django_chatkit.asgi
 HOST = "127.0.0.1"
 START_TIMEOUT = 30.0
 TIMEOUT = httpx.Timeout(20.0)
@@ -57,14 +69,21 @@ COMMANDS: dict[str, list[str]] = {
 class LiveServer:
     """A running ASGI server process; ``url`` is the ChatKit endpoint."""
 
-    kind: str
+    kind: str  # "daphne" or "uvicorn"
     port: int
     process: subprocess.Popen[bytes]
     log_path: Path
+    lean: bool = False  # serves LEAN_APPLICATION
+    media_root: Path | None = None  # its MEDIA_ROOT, where a fixture set one
     base_url: str = field(init=False)
 
     def __post_init__(self) -> None:
         self.base_url = f"http://{HOST}:{self.port}"
+
+    @property
+    def name(self) -> str:
+        """The server kind and the endpoint's path: ``daphne``, ``uvicorn-lean``..."""
+        return f"{self.kind}-lean" if self.lean else self.kind
 
     @property
     def url(self) -> str:
@@ -74,19 +93,57 @@ class LiveServer:
         return self.log_path.read_text(errors="replace")
 
 
+# The request log line of django_chatkit.views (in a server's log, its handler's copy).
+REQUEST_LOG_LINE = re.compile(
+    r"^chatkit op=(\S+) user=(\S+) thread=(\S+) status=(\d+)(?: outcome=(\S+))? duration_ms=",
+    re.MULTILINE,
+)
+
+
+def log_lines(
+    server: LiveServer, pattern: re.Pattern[str], count: int, start: int = 0
+) -> list[tuple[str, ...]]:
+    """The groups of ``pattern``'s matches in the server's log from offset ``start``, once
+    there are ``count`` of them; fails if there are not exactly ``count`` after
+    ``START_TIMEOUT`` (a stream logs when it ends, maybe after its last byte reached the
+    client)."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        found = [match.groups("") for match in pattern.finditer(server.log()[start:])]
+        if len(found) >= count or time.monotonic() > deadline:
+            assert len(found) == count, found
+            return found
+        time.sleep(0.05)
+
+
+def request_log(server: LiveServer, count: int, start: int = 0) -> list[tuple[str, ...]]:
+    """The fields (op, user, thread, status, outcome) of ``count`` request log lines."""
+    return log_lines(server, REQUEST_LOG_LINE, count, start)
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((HOST, 0))
         return sock.getsockname()[1]
 
 
-def start_server(kind: str, env: dict[str, str], log_path: Path) -> LiveServer:
+def server_command(kind: str, port: int, *, lean: bool = False) -> list[str]:
+    """The command line of a ``kind`` server on ``port`` (the lean application if ``lean``)."""
+    application = LEAN_APPLICATION if lean else APPLICATION
+    return [
+        application if part == APPLICATION else part.format(port=port) for part in COMMANDS[kind]
+    ]
+
+
+def start_server(
+    kind: str, env: dict[str, str], log_path: Path, *, lean: bool = False
+) -> LiveServer:
     """Start a ``kind`` server on a free port and wait until it accepts connections."""
     port = free_port()
-    command = [part.format(port=port) for part in COMMANDS[kind]]
+    command = server_command(kind, port, lean=lean)
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    server = LiveServer(kind, port, process, log_path)
+    server = LiveServer(kind, port, process, log_path, lean)
     deadline = time.monotonic() + START_TIMEOUT
     while True:
         if process.poll() is not None:
@@ -110,11 +167,11 @@ def stop_server(server: LiveServer) -> None:
         server.process.wait(timeout=10)
 
 
-def server_env(media_root: Path) -> dict[str, str]:
+def server_env(media_root: Path, settings_module: str = "tests.settings") -> dict[str, str]:
     """The environment of a server process: this run's settings, database and media."""
     env = dict(os.environ)
     env.update(
-        DJANGO_SETTINGS_MODULE="tests.settings",
+        DJANGO_SETTINGS_MODULE=settings_module,
         CHATKIT_LIVE_DB_NAME=str(connection.settings_dict["NAME"]),
         CHATKIT_MEDIA_ROOT=str(media_root),
         PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
@@ -123,21 +180,76 @@ def server_env(media_root: Path) -> dict[str, str]:
     return env
 
 
+@pytest.fixture(scope="module")
+def live_settings() -> str:
+    """The settings module of this module's live servers (override it in a module)."""
+    return "tests.settings"
+
+
+@contextlib.contextmanager
+def module_server(
+    tmp_path_factory: pytest.TempPathFactory,
+    kind: str,
+    settings_module: str,
+    *,
+    lean: bool,
+    **extra_env: str,
+) -> Iterator[LiveServer]:
+    """A ``kind`` server of ``settings_module`` (with ``extra_env``) while in the block."""
+    directory = tmp_path_factory.mktemp(f"live-{kind}{'-lean' if lean else ''}")
+    (directory / "media").mkdir()
+    env = server_env(directory / "media", settings_module)
+    env.update(extra_env)
+    server = start_server(kind, env, directory / "server.log", lean=lean)
+    server.media_root = directory / "media"
+    try:
+        yield server
+    finally:
+        stop_server(server)
+
+
 @pytest.fixture(scope="module", params=sorted(COMMANDS))
 def asgi_server(
     request: pytest.FixtureRequest,
     django_db_setup: None,
     tmp_path_factory: pytest.TempPathFactory,
+    live_settings: str,
 ) -> Iterator[LiveServer]:
     """A daphne, then a uvicorn server on loopback, sharing this run's test database."""
-    kind = request.param
-    directory = tmp_path_factory.mktemp(f"live-{kind}")
-    (directory / "media").mkdir()
-    server = start_server(kind, server_env(directory / "media"), directory / "server.log")
-    try:
+    with module_server(tmp_path_factory, request.param, live_settings, lean=False) as server:
         yield server
-    finally:
-        stop_server(server)
+
+
+# (kind, lean): Django's handler and the lean path, under each server.
+ENDPOINT_PATHS = [(kind, lean) for kind in sorted(COMMANDS) for lean in (False, True)]
+
+
+@pytest.fixture(
+    scope="module",
+    params=ENDPOINT_PATHS,
+    ids=[f"{kind}-lean" if lean else kind for kind, lean in ENDPOINT_PATHS],
+)
+def endpoint_server(
+    request: pytest.FixtureRequest,
+    django_db_setup: None,
+    tmp_path_factory: pytest.TempPathFactory,
+    live_settings: str,
+) -> Iterator[LiveServer]:
+    """``asgi_server`` on both paths of the protocol endpoint: a daphne, a lean daphne, a
+    uvicorn and a lean uvicorn server (``server.name`` says which)."""
+    kind, lean = request.param
+    with module_server(tmp_path_factory, kind, live_settings, lean=lean) as server:
+        yield server
+
+
+# Django's handler and the lean path, for tests that drive the ASGI application in process.
+both_paths = pytest.mark.parametrize("lean", [False, True], ids=["django", "lean"])
+
+
+def asgi_application(*, lean: bool) -> Any:
+    """Django's ASGI handler, or the lean path's router around it (django_chatkit.asgi)."""
+    application = get_asgi_application()
+    return ChatKitRouter(application) if lean else application
 
 
 def live_client(server: LiveServer, user: Any = None, *, csrf: bool = True) -> httpx.Client:

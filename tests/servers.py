@@ -14,6 +14,8 @@ The text of the user message picks the behaviour:
     sends ``n`` deltas of ``kib`` KiB each, then waits for ``path`` like ``gate``.
 ``title <text>``
     answers and sets the thread title.
+``language``
+    answers the request's language (``ChatKitContext.language``).
 """
 
 from __future__ import annotations
@@ -87,6 +89,8 @@ class ScriptedServer(DjangoChatKitServer):
         elif command == "fail":
             yield delta("about to fail ")
             raise RuntimeError("scripted failure")
+        elif command == "language":
+            yield delta(context.language or "-")
         elif command == "big":
             count, kib = int(words[1]), int(words[2])
             for _ in range(count):

@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -33,6 +34,7 @@ from django.urls import reverse
 from django_chatkit.internal.files import FILE_SALT
 from django_chatkit.models import Attachment
 
+from .live import LiveServer, live_client
 from .world import World, build_world, post, snapshot, user_input
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -256,12 +258,52 @@ ROWS = [
 A_SECRETS = (b"hello world", b"photo.png", b"loose.png", b"later.txt", b"Order 7", b"Where?")
 
 
-async def test_user_b_cannot_reach_anything_of_user_a() -> None:
+@dataclass
+class Answer:
+    """What B got back, from Django's test client or a live server."""
+
+    status: int
+    content_type: str
+    body: bytes
+
+
+def answer_problems(
+    row: Row, answer: Answer, a: World, b: World, files: dict[str, bytes]
+) -> list[str]:
+    """What is wrong with ``answer`` to ``row`` (``files``: A's stored bytes)."""
+    problems = []
+    if answer.status != row.status:
+        problems.append(f"status {answer.status}: {answer.body[:200]!r}")
+    elif row.status >= 400 and answer.content_type == "application/json":
+        error = json.loads(answer.body)
+        expected = row.code or ("not_found" if row.status == 404 else "forbidden")
+        if error.get("error") != expected:
+            problems.append(f"error {error}")
+    if row.name == "threads.list shows only B's":
+        listed = {thread["id"] for thread in json.loads(answer.body)["data"]}
+        if listed != {b.thread, b.tool_thread, b.form_thread, b.spare_thread}:
+            problems.append(f"listed {listed}")
+    if row.name.startswith("signed file URL of A"):
+        if answer.body not in files.values():
+            problems.append("did not serve A's file to its URL's holder")
+    else:
+        problems += [f"leaks {secret!r}" for secret in A_SECRETS if secret in answer.body]
+    a_threads = {a.thread, a.tool_thread, a.form_thread, a.spare_thread}
+    if listed_a := a_threads & {t.decode() for t in _ids(answer.body)}:
+        problems.append(f"names A's threads {listed_a}")
+    return problems
+
+
+async def build_worlds() -> tuple[World, World]:
     users = get_user_model().objects
     a = await build_world(await users.acreate_user("alice", password="pw"))
     b = await build_world(await users.acreate_user("bob", password="pw"))
+    return a, b
+
+
+async def test_user_b_cannot_reach_anything_of_user_a() -> None:
+    a, b = await build_worlds()
     before = await snapshot(a.user)
-    a_threads = {a.thread, a.tool_thread, a.form_thread, a.spare_thread}
 
     failures = []
     for row in ROWS:
@@ -281,25 +323,8 @@ async def test_user_b_cannot_reach_anything_of_user_a() -> None:
         else:
             body = response.content
 
-        problems = []
-        if response.status_code != row.status:
-            problems.append(f"status {response.status_code}: {body[:200]!r}")
-        elif row.status >= 400 and response["Content-Type"] == "application/json":
-            error = json.loads(body)
-            expected = row.code or ("not_found" if row.status == 404 else "forbidden")
-            if error.get("error") != expected:
-                problems.append(f"error {error}")
-        if row.name == "threads.list shows only B's":
-            listed = {thread["id"] for thread in json.loads(body)["data"]}
-            if listed != {b.thread, b.tool_thread, b.form_thread, b.spare_thread}:
-                problems.append(f"listed {listed}")
-        if row.name.startswith("signed file URL of A"):
-            if body not in before["files"].values():
-                problems.append("did not serve A's file to its URL's holder")
-        else:
-            problems += [f"leaks {secret!r}" for secret in A_SECRETS if secret in body]
-        if listed_a := a_threads & {t.decode() for t in _ids(body)}:
-            problems.append(f"names A's threads {listed_a}")
+        answer = Answer(response.status_code, response["Content-Type"], body)
+        problems = answer_problems(row, answer, a, b, before["files"])
         if await snapshot(a.user) != before:
             problems.append("changed A's data")
             before = await snapshot(a.user)
@@ -307,10 +332,48 @@ async def test_user_b_cannot_reach_anything_of_user_a() -> None:
             failures.append(f"{row.name}: {'; '.join(problems)}")
 
     assert failures == []
-    # Nothing above was refused for a reason unrelated to ownership: A still can.
+    await assert_a_still_can(a)
+
+
+async def assert_a_still_can(a: World) -> None:
+    """Nothing was refused for a reason unrelated to ownership: A still can."""
     response = await post(a.client, op("threads.get_by_id", thread_id=a.thread))
     assert response.status_code == 200
     assert [i["id"] for i in response.json()["items"]["data"]][:2] == [a.user_message, a.answer]
+
+
+def test_user_b_cannot_reach_anything_of_user_a_through_a_live_server(
+    endpoint_server: LiveServer, settings: Any
+) -> None:
+    """The protocol rows, sent by B's browser to a live server on either path. (The file
+    views are Django's on both paths: tests/test_lean.py.) A's files are stored where
+    the server keeps its own, so a wrong delete there would show."""
+    settings.MEDIA_ROOT = str(endpoint_server.media_root)
+    a, b = async_to_sync(build_worlds)()
+    before = async_to_sync(snapshot)(a.user)
+
+    failures = []
+    sent = 0
+    with live_client(endpoint_server, b.user) as client:
+        for row in ROWS:
+            request = row.request(a, b)
+            if callable(request):
+                continue
+            response = client.post("/chatkit/", json=request)
+            sent += 1
+            answer = Answer(
+                response.status_code, response.headers["content-type"], response.content
+            )
+            problems = answer_problems(row, answer, a, b, before["files"])
+            if async_to_sync(snapshot)(a.user) != before:
+                problems.append("changed A's data")
+                before = async_to_sync(snapshot)(a.user)
+            if problems:
+                failures.append(f"{row.name}: {'; '.join(problems)}")
+
+    assert failures == []
+    assert sent == 27
+    async_to_sync(assert_a_still_can)(a)
 
 
 def _ids(body: bytes) -> set[bytes]:

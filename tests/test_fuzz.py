@@ -8,17 +8,21 @@ nesting, huge numbers, arrays where objects go. Raw bodies add invalid UTF-8,
 truncated JSON and nesting far past any parser's limit. Every answer must be a JSON
 error for a 4xx, a complete SSE stream for a 200, and never a 500.
 
-The runs are derandomized (the same cases every run, in CI too).
+The runs are derandomized (the same cases every run, in CI too). Through Django's test
+client, and a smaller run through live servers on both paths (Django's handler, the
+lean path).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from typing import Any
 
+import httpx
 import pytest
+from asgiref.sync import async_to_sync
 from chatkit import types as ck
 from django.contrib.auth import get_user_model
 from hypothesis import HealthCheck, given, settings
@@ -27,6 +31,7 @@ from hypothesis import strategies as st
 from django_chatkit.context import ChatKitContext
 from django_chatkit.server import DjangoChatKitServer
 
+from .live import LiveServer, live_client
 from .protocol import parse_sse
 from .world import World, build_world, post, user_input
 
@@ -212,26 +217,31 @@ def mutate(body: Any, data: st.DataObject) -> Any:
 # the checks ----------------------------------------------------------------------------
 
 
-async def check(world: World, body: bytes) -> int:
-    """Send ``body``; fail on a 500, a traceback, or an answer of the wrong shape."""
-    response = await post(world.client, body)
-    status = response.status_code
-    if response.streaming:
-        content = b"".join([chunk async for chunk in response.streaming_content])
+def check_answer(body: bytes, status: int, content_type: str, content: bytes) -> None:
+    """Fail on a 500, a traceback, or an answer of the wrong shape."""
+    if content_type == "text/event-stream":
         assert status == 200
-        assert response["Content-Type"] == "text/event-stream"
         events = parse_sse(content)  # complete frames only
         assert events, content[:200]
     else:
-        content = response.content
         assert status != 500, (body[:300], content[:300])
-        assert response["Content-Type"] == "application/json", content[:200]
+        assert content_type == "application/json", content[:200]
         answer = json.loads(content)
         if status >= 400:
             assert set(answer) == {"error", "message"}, answer
             assert isinstance(answer["message"], str) and answer["message"]
     assert b"Traceback" not in content
-    return status
+
+
+async def check(world: World, body: bytes) -> int:
+    """Send ``body`` through Django's test client and check the answer."""
+    response = await post(world.client, body)
+    if response.streaming:
+        content = b"".join([chunk async for chunk in response.streaming_content])
+    else:
+        content = response.content
+    check_answer(body, response.status_code, response["Content-Type"], content)
+    return response.status_code
 
 
 @pytest.fixture
@@ -332,3 +342,62 @@ async def test_hostile_values_of_the_right_type(world: World, data: st.DataObjec
     body = data.draw(st.sampled_from(templates), label="operation")
     status = await check(world, encode(hostile_leaves(body, data)))
     assert status in (200, 400, 404, 413, 415, 501)
+
+
+# through live servers, on both paths ------------------------------------------------------
+
+LIVE_EXAMPLES = 300  # per server and path
+
+
+@pytest.fixture(scope="module")
+def live_settings() -> str:
+    return "tests.settings_fuzz"
+
+
+@pytest.fixture
+def live_world(endpoint_server: LiveServer, settings: Any) -> World:
+    """Mallory's world, its files where the live server keeps its own."""
+    settings.CHATKIT_SERVER = "tests.test_fuzz.FuzzServer"
+    settings.MEDIA_ROOT = str(endpoint_server.media_root)
+    user = get_user_model().objects.create_user("mallory", password="pw")
+    return async_to_sync(build_world)(user)
+
+
+def hostile_body(world: World, data: st.DataObject) -> bytes:
+    """A body of one of the kinds above: mutated, type-confused, of hostile values, raw."""
+    templates = valid_requests(world)
+    kind = data.draw(st.sampled_from(["mutated", "confused", "hostile", "raw"]), label="kind")
+    body = json.loads(json.dumps(data.draw(st.sampled_from(templates), label="operation")))
+    if kind == "mutated":
+        return encode(mutate(body, data))
+    if kind == "confused":
+        params = data.draw(st.sampled_from(templates), label="params")["params"]
+        return encode({"type": body["type"], "params": params})
+    if kind == "hostile":
+        return encode(hostile_leaves(body, data))
+    return data.draw(raw_bodies, label="raw")
+
+
+@pytest.fixture
+def mallory_browser(endpoint_server: LiveServer, live_world: World) -> Iterator[httpx.Client]:
+    with live_client(endpoint_server, live_world.user) as client:
+        yield client
+
+
+@settings(FUZZ, max_examples=LIVE_EXAMPLES)
+@given(data=st.data())
+def test_hostile_requests_through_a_live_server(
+    endpoint_server: LiveServer,
+    live_world: World,
+    mallory_browser: httpx.Client,
+    data: st.DataObject,
+) -> None:
+    """The same kinds of hostile bodies through real daphne and uvicorn, on Django's
+    handler and on the lean path: the same checks, and no traceback in the server's log."""
+    body = hostile_body(live_world, data)
+    response = mallory_browser.post(
+        "/chatkit/", content=body, headers={"content-type": "application/json"}
+    )
+    check_answer(body, response.status_code, response.headers["content-type"], response.content)
+    log = endpoint_server.log()
+    assert "Traceback" not in log, log[-3000:]  # no 500: the view logs one with its traceback

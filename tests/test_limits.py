@@ -1,5 +1,6 @@
 """Limits at the endpoint: page size, attachments per message, message size, and the
-per-user rate limit (``CHATKIT_RATE_LIMIT``), each with a clear 4xx."""
+per-user rate limit (``CHATKIT_RATE_LIMIT``), each with a clear 4xx. Through Django's
+test client, and (all four in one test) through live servers on both paths."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from django.test import AsyncClient
 from django_chatkit.internal.ratelimit import RateLimited, check_rate_limit
 from django_chatkit.models import Thread
 
+from .live import LiveServer, live_client
 from .protocol import add_message, new_thread, parse_sse
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -177,6 +179,50 @@ async def test_the_rate_limit_is_per_user(chat: AsyncClient, settings: Any) -> N
     await bob.aforce_login(await get_user_model().objects.acreate_user("bob", password="pw"))
     assert (await send(bob, new_thread("echo bob's first"))).status_code == 200
     assert (await post(bob, new_thread("echo bob's second"))).status_code == 429
+
+
+@pytest.fixture(scope="module")
+def live_settings() -> str:
+    return "tests.settings_limits"
+
+
+def test_limits_through_a_live_server(endpoint_server: LiveServer, django_user_model: Any) -> None:
+    """tests.settings_limits: pages of 2, 2 attachments, 12 characters, 3 messages."""
+    alice = django_user_model.objects.create_user("alice", password="pw")
+    with live_client(endpoint_server, alice) as client:
+        # Refused before anything is saved or counted.
+        response = client.post(URL, json=new_thread("echo hi", ["atc_1", "atc_2", "atc_3"]))
+        assert (response.status_code, response.json()) == (
+            400,
+            {
+                "error": "too_many_attachments",
+                "message": "A message may have at most 2 attachments.",
+            },
+        )
+        response = client.post(URL, json=new_thread("echo 12345678"))  # 13 characters
+        assert (response.status_code, response.json()) == (
+            413,
+            {
+                "error": "message_too_large",
+                "message": "A message may be at most 12 characters long.",
+            },
+        )
+        for _ in range(3):
+            response = client.post(URL, json=new_thread("echo 1234567"))  # 12: accepted
+            assert response.status_code == 200
+            assert parse_sse(response.content)[-1]["type"] == "thread.item.done"
+        page = client.post(URL, json={"type": "threads.list", "params": {"limit": 10**6}})
+        assert [len(page.json()["data"]), page.json()["has_more"]] == [2, True]
+
+        response = client.post(URL, json=new_thread("echo four"))
+        assert response.status_code == 429
+        assert response.json()["error"] == "rate_limited"
+        retry_after = int(response.headers["Retry-After"])
+        assert response.json()["message"] == (
+            f"Too many messages: at most 3 per 1000000000 seconds. "
+            f"Try again in {retry_after} seconds."
+        )
+    assert Thread.objects.count() == 3
 
 
 async def test_fixed_windows_and_retry_after(alice: Any, settings: Any) -> None:

@@ -1,8 +1,8 @@
 """The endpoint served by real ASGI servers (daphne and uvicorn) over loopback TCP.
 
-Each test runs once per server. The server process shares this run's test database,
-so the tests commit (``transaction=True``) and poll the database for what the server
-saves after a client went away.
+Each test runs once per server and path (Django's handler, the lean path). The server
+process shares this run's test database, so the tests commit (``transaction=True``) and
+poll the database for what the server saves after a client went away.
 """
 
 from __future__ import annotations
@@ -60,10 +60,10 @@ def user(django_user_model: Any) -> Any:
     return django_user_model.objects.create_user("alice", password="pw")
 
 
-def test_stream_is_flushed_event_by_event(asgi_server: LiveServer, user: Any, tmp_path) -> None:
+def test_stream_is_flushed_event_by_event(endpoint_server: LiveServer, user: Any, tmp_path) -> None:
     gate = tmp_path / "gate"
     with (
-        live_client(asgi_server, user) as client,
+        live_client(endpoint_server, user) as client,
         streamed(client, new_thread(f"gate {gate}")) as response,
     ):
         assert response.status_code == 200
@@ -91,8 +91,8 @@ def test_stream_is_flushed_event_by_event(asgi_server: LiveServer, user: Any, tm
     assert done[-1]["item"]["content"][0]["text"] == "before-gate after-gate"
 
 
-def test_created_thread_is_listed(asgi_server: LiveServer, user: Any) -> None:
-    with live_client(asgi_server, user) as client:
+def test_created_thread_is_listed(endpoint_server: LiveServer, user: Any) -> None:
+    with live_client(endpoint_server, user) as client:
         with streamed(client, new_thread("echo hello live")) as response:
             events = [frame_event(frame) for frame in sse_frames(response)]
         thread_id = events[0]["thread"]["id"]
@@ -112,8 +112,11 @@ def test_created_thread_is_listed(asgi_server: LiveServer, user: Any) -> None:
     assert listed[1]["content"][0]["text"] == "echo hello live"
 
 
-def test_responder_failure_ends_with_error_event(asgi_server: LiveServer, user: Any) -> None:
-    with live_client(asgi_server, user) as client, streamed(client, new_thread("fail")) as response:
+def test_responder_failure_ends_with_error_event(endpoint_server: LiveServer, user: Any) -> None:
+    with (
+        live_client(endpoint_server, user) as client,
+        streamed(client, new_thread("fail")) as response,
+    ):
         assert response.status_code == 200
         frames = list(sse_frames(response))
 
@@ -121,16 +124,16 @@ def test_responder_failure_ends_with_error_event(asgi_server: LiveServer, user: 
     assert events[-1] == {"type": "error", "code": "stream.error", "allow_retry": True}
     assert any(is_delta(event, "about to fail ") for event in events)
     thread_id = events[0]["thread"]["id"]
-    assert f"thread={thread_id} status=200 outcome=error" in asgi_server.log()
+    assert f"thread={thread_id} status=200 outcome=error" in endpoint_server.log()
 
 
 def test_disconnect_while_responding_saves_partial_answer(
-    asgi_server: LiveServer, user: Any, tmp_path
+    endpoint_server: LiveServer, user: Any, tmp_path
 ) -> None:
     never = tmp_path / "never-created"
     # Leaving the block closes the connection while respond() waits on the gate.
     with (
-        live_client(asgi_server, user) as client,
+        live_client(endpoint_server, user) as client,
         streamed(client, new_thread(f"gate {never}")) as response,
     ):
         events = read_until(sse_frames(response), lambda event: is_delta(event, "before-gate "))
@@ -147,14 +150,14 @@ def test_disconnect_while_responding_saves_partial_answer(
 
 
 def test_disconnect_while_sending_saves_partial_answer(
-    asgi_server: LiveServer, user: Any, tmp_path
+    endpoint_server: LiveServer, user: Any, tmp_path
 ) -> None:
     # 32 deltas of 512 KiB (16 MiB) do not fit in the socket buffers of a client that
     # stops reading after the first one: the server still has most of them to write
     # when the client goes away.
     never = tmp_path / "never-created"
     with (
-        live_client(asgi_server, user) as client,
+        live_client(endpoint_server, user) as client,
         streamed(client, new_thread(f"big 32 512 {never}")) as response,
     ):
         events = read_until(sse_frames(response), is_delta)
@@ -175,10 +178,10 @@ def error(response: Any) -> tuple[int, dict[str, Any]]:
     return response.status_code, response.json()
 
 
-def test_error_statuses(asgi_server: LiveServer, user: Any) -> None:
+def test_error_statuses(endpoint_server: LiveServer, user: Any) -> None:
     other = get_user_model().objects.create_user("bob", password="pw")
     with (
-        live_client(asgi_server, other) as client,
+        live_client(endpoint_server, other) as client,
         streamed(client, new_thread("echo mine")) as response,
     ):
         events = [frame_event(frame) for frame in sse_frames(response)]  # read to the end
@@ -186,7 +189,7 @@ def test_error_statuses(asgi_server: LiveServer, user: Any) -> None:
     get_thread = {"type": "threads.get_by_id", "params": {"thread_id": foreign_id}}
     not_found = (404, {"error": "not_found", "message": f"Thread {foreign_id} not found"})
 
-    with live_client(asgi_server) as anonymous:
+    with live_client(endpoint_server) as anonymous:
         assert error(anonymous.post("/chatkit/", json=get_thread)) == (
             401,
             {
@@ -195,12 +198,12 @@ def test_error_statuses(asgi_server: LiveServer, user: Any) -> None:
                 "login_url": "/accounts/login/",
             },
         )
-    with live_client(asgi_server, user, csrf=False) as no_csrf:
+    with live_client(endpoint_server, user, csrf=False) as no_csrf:
         assert error(no_csrf.post("/chatkit/", json=get_thread)) == (
             403,
             {"error": "forbidden", "message": "CSRF verification failed: CSRF cookie not set."},
         )
-    with live_client(asgi_server, user) as client:
+    with live_client(endpoint_server, user) as client:
         assert error(client.post("/chatkit/", json=get_thread)) == not_found
         assert error(client.post("/chatkit/", json=add_message(foreign_id, "mine!"))) == not_found
         malformed = client.post(

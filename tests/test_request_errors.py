@@ -4,7 +4,8 @@ Django raises ``TooManyFieldsSent``, ``TooManyFilesSent``, ``RequestDataTooBig``
 ``MultiPartParserError`` or ``UnreadablePostError`` when a view (or the CSRF check of a
 session-authenticated request, which reads ``request.POST``) parses such a body. Each
 case is sent to each view of ``django_chatkit.urls`` through Django's test client, and
-the form bodies to the endpoint through live daphne and uvicorn servers.
+the form bodies to the endpoint through live daphne and uvicorn servers, on Django's
+handler and on the lean path.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from django_chatkit.errors import REQUEST_BODY_ERRORS, exception_response
 from django_chatkit.internal.files import file_token
 from django_chatkit.models import Attachment, Thread, UploadState
 from tests.attachment_samples import TEXT, create_request
-from tests.live import LiveServer, asgi_server, live_client  # noqa: F401  (fixture)
+from tests.live import LiveServer, live_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -261,18 +262,18 @@ def test_other_exceptions_are_not_mapped() -> None:
     "case", ["too_many_fields_form", "too_many_fields_multipart", "too_many_files", "data_too_big"]
 )
 def test_endpoint_through_a_live_server(
-    asgi_server: LiveServer,  # noqa: F811
+    endpoint_server: LiveServer,
     alice: Any,
     case: str,
 ) -> None:
     bad = BAD_BODIES[case]
-    with live_client(asgi_server, alice) as client:
+    with live_client(endpoint_server, alice) as client:
         response = client.post(
             ENDPOINT, content=bad.body, headers={"Content-Type": bad.content_type}
         )
     assert response.headers["Content-Type"] == "application/json"
     assert (response.status_code, response.json()["error"]) == (bad.status, bad.code)
-    log = asgi_server.log()
+    log = endpoint_server.log()
     assert "Traceback" not in log and "ERROR" not in log
 
 

@@ -18,7 +18,6 @@ import psycopg
 import pytest
 from chatkit import types as ck
 from django.contrib.auth import get_user_model
-from django.core.asgi import get_asgi_application
 from django.db import connection
 from django.test import AsyncClient
 
@@ -26,7 +25,7 @@ from django_chatkit.internal.db import run_db
 from django_chatkit.models import Thread, ThreadItem
 
 from .consistency import answer_text, assert_database_consistent, is_cancel_marker, stored_items
-from .live import HOST, LiveServer, live_client, sse_frames
+from .live import HOST, LiveServer, asgi_application, both_paths, live_client, sse_frames
 from .protocol import (
     add_message,
     frame_event,
@@ -65,7 +64,8 @@ class WriteLock:
         self.conn.close()
 
 
-async def test_cancel_while_the_user_message_is_saved_leaves_a_marker() -> None:
+@both_paths
+async def test_cancel_while_the_user_message_is_saved_leaves_a_marker(lean: bool) -> None:
     """The client goes away while the SDK still saves the user's message, before the
     part of the stream where the SDK handles cancellation: the message must not be left
     without an answer or a marker. A database lock holds the save up, so the cancel
@@ -99,7 +99,7 @@ async def test_cancel_while_the_user_message_is_saved_leaves_a_marker() -> None:
 
     lock = await run_db(WriteLock)
     try:
-        request = asyncio.create_task(get_asgi_application()(scope, receive, send))
+        request = asyncio.create_task(asgi_application(lean=lean)(scope, receive, send))
         await asyncio.wait_for(started.wait(), timeout=10)
         await asyncio.sleep(0.3)  # the SDK is now waiting to save the user message
         disconnected.set()
@@ -132,7 +132,7 @@ FULL_ANSWER = "".join(f"part{index} " for index in range(DELTAS))
 # thread.created, the user message, stream_options, item added, content part added,
 # the deltas, the answer done.
 FRAMES = 5 + DELTAS + 1
-RUNS_PER_SERVER = 50  # daphne and uvicorn: 100 in all
+RUNS_PER_SERVER = 50  # daphne and uvicorn, each on both paths: 200 in all
 
 
 @dataclass
@@ -238,19 +238,19 @@ def settle(user: Any, runs: list[Run], timeout: float = 20.0) -> dict[str, str]:
         time.sleep(0.3)
 
 
-def test_stop_at_random_points(asgi_server: LiveServer, django_user_model: Any) -> None:
+def test_stop_at_random_points(endpoint_server: LiveServer, django_user_model: Any) -> None:
     user = django_user_model.objects.create_user("alice", password="pw")
-    runs = plan(asgi_server.kind)
-    rng = random.Random(f"delays-{asgi_server.kind}")
-    with live_client(asgi_server, user) as client:
+    runs = plan(endpoint_server.name)
+    rng = random.Random(f"delays-{endpoint_server.name}")
+    with live_client(endpoint_server, user) as client:
         for run in runs:
-            perform(asgi_server, client, run, rng)
+            perform(endpoint_server, client, run, rng)
     result = settle(user, runs)
     for run in runs:
         run.outcome = result[run.tag]
 
     summary = Counter(run.outcome for run in runs)
-    print(f"\n{asgi_server.kind}: {len(runs)} stopped answers: {dict(sorted(summary.items()))}")
+    print(f"\n{endpoint_server.name}: {len(runs)} stopped answers: {dict(sorted(summary.items()))}")
     problems = []
     for run in runs:
         items = stored_items(user, run.thread_id) if run.thread_id else []

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
-from django.core.asgi import get_asgi_application
 from django.test import AsyncClient
 
 from django_chatkit.internal.streaming import (
@@ -20,13 +19,15 @@ from django_chatkit.internal.streaming import (
 )
 from django_chatkit.models import ThreadItem
 
+from .live import asgi_application, both_paths
 from .protocol import frame_event, new_thread, session_http_scope
 
 CANCEL_MARKER = "The user cancelled the stream. Stop responding to the prior request."
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_disconnect_while_django_is_blocked_in_send(tmp_path: Any) -> None:
+@both_paths
+async def test_disconnect_while_django_is_blocked_in_send(tmp_path: Any, lean: bool) -> None:
     """The client goes away while Django waits for a full socket, not for the SDK.
 
     Real servers rarely leave Django there (daphne's ``send()`` never waits; uvicorn
@@ -63,7 +64,7 @@ async def test_disconnect_while_django_is_blocked_in_send(tmp_path: Any) -> None
             await asyncio.get_running_loop().create_future()
         frames.append(chunk)
 
-    application = get_asgi_application()
+    application = asgi_application(lean=lean)
     request = asyncio.create_task(application(scope, receive, send))
     await asyncio.wait_for(blocked.wait(), timeout=10)
     disconnected.set()

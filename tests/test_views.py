@@ -1,5 +1,7 @@
 """The protocol endpoint through Django's test client: every error path, the request log
-line, and a token-authenticated endpoint built on the ``get_context()`` hook."""
+line, and a token-authenticated endpoint built on the ``get_context()`` hook; the error
+paths test_live.py does not take, through live servers on both paths (Django's handler,
+the lean path). The token endpoint on the lean path: tests/test_lean.py."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from django_chatkit.models import Attachment, Thread, ThreadItem
 from django_chatkit.store import DjangoStore
 from django_chatkit.views import AttachmentUploadView, ChatKitView
 
+from .live import LiveServer, live_client, request_log
 from .protocol import add_message, is_delta, new_thread, parse_sse
 from .servers import ScriptedServer
 
@@ -438,4 +441,73 @@ async def test_answering_a_structured_input_twice_is_400(chat: AsyncClient, user
     assert error(await post(chat, body)) == (  # refused before the stream starts
         400,
         {"error": "invalid_request", "message": "Structured input item si_1 is not pending"},
+    )
+
+
+def test_error_paths_through_a_live_server(endpoint_server: LiveServer, user: Any) -> None:
+    with live_client(endpoint_server, user) as client:
+        created = client.post(URL, json=new_thread("echo hi"))
+        events = parse_sse(created.content)
+        thread_id = events[0]["thread"]["id"]
+        answer = next(
+            e["item"]["id"]
+            for e in events
+            if e["type"] == "thread.item.done" and e["item"]["type"] == "assistant_message"
+        )
+        cases = [
+            (
+                {"type": "items.list", "params": {"limit": "many"}},
+                400,
+                {
+                    "error": "invalid_request",
+                    "message": "items.list.params.thread_id: Field required; "
+                    "items.list.params.limit: Input should be a valid integer, "
+                    "unable to parse string as an integer",
+                },
+            ),
+            (
+                {
+                    "type": "threads.retry_after_item",
+                    "params": {"thread_id": thread_id, "item_id": answer},
+                },
+                400,
+                {"error": "invalid_request", "message": f"Item {answer} is not a user message"},
+            ),
+            (
+                {
+                    "type": "input.transcribe",
+                    "params": {"audio_base64": "AAAA", "mime_type": "audio/webm"},
+                },
+                501,
+                {
+                    "error": "not_implemented",
+                    "message": "This server does not support input.transcribe.",
+                },
+            ),
+        ]
+        for body, status, answer_json in cases:
+            response = client.post(URL, json=body)
+            assert response.headers["content-type"] == "application/json"
+            assert (response.status_code, response.json()) == (status, answer_json), body["type"]
+        thread = Thread.objects.get(chatkit_id=thread_id)
+        thread.set_status("locked", reason="moderation")
+        thread.save()
+        response = client.post(URL, json=add_message(thread_id, "echo again"))
+        assert (response.status_code, response.json()) == (
+            409,
+            {"error": "thread_not_active", "message": f"Thread {thread_id} is locked"},
+        )
+
+    assert sorted(ThreadItem.objects.values_list("type", flat=True)) == [
+        "assistant_message",
+        "user_message",
+    ]
+    assert sorted(request_log(endpoint_server, 5)) == sorted(
+        [
+            ("threads.create", str(user.pk), thread_id, "200", "completed"),
+            ("-", str(user.pk), "-", "400", ""),  # not parsed: no operation
+            ("threads.add_user_message", str(user.pk), thread_id, "409", ""),
+            ("threads.retry_after_item", str(user.pk), thread_id, "400", ""),
+            ("input.transcribe", str(user.pk), "-", "501", ""),
+        ]
     )
