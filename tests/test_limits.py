@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from django.test import AsyncClient
 
+from django_chatkit.internal import ratelimit
 from django_chatkit.internal.ratelimit import RateLimited, check_rate_limit
 from django_chatkit.models import Thread
 
@@ -40,8 +41,16 @@ def error(response: Any) -> tuple[int, dict[str, Any]]:
     return response.status_code, json.loads(response.content)
 
 
+#: Half a minute into a minute (and an hour, and a day): a test's requests all fall in one
+#: window of any "/m", "/h" or "/d" limit however long the test takes.
+FIXED_NOW = 1_800_000_030.0
+
+
 @pytest.fixture(autouse=True)
-def _fresh_cache() -> Any:
+def _fresh_cache(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """An empty cache, and the rate limit's clock fixed in the middle of its windows: on
+    the real clock a test crossing a minute boundary would start a new window."""
+    monkeypatch.setattr(ratelimit, "wall_clock", lambda: FIXED_NOW)
     caches["default"].clear()
     yield
     caches["default"].clear()

@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 from django.core.cache import caches
 
 from ..conf import conf
+
+#: The clock the windows are cut from (seconds since the epoch; tests fix it).
+wall_clock: Callable[[], float] = time.time
 
 KEY_PREFIX = "django_chatkit:rate"
 UPLOAD_KEY_PREFIX = "django_chatkit:rate:uploads"
@@ -62,7 +66,7 @@ async def _count(
     if rate is None or user_id is None:
         return
     count, seconds = rate
-    now = time.time() if now is None else now
+    now = wall_clock() if now is None else now
     window = int(now // seconds)
     key = f"{prefix}:{user_id}:{seconds}:{window}"
     cache = caches[conf.CHATKIT_RATE_LIMIT_CACHE]
