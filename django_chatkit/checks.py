@@ -235,16 +235,15 @@ def check_postgresql_connection(alias: str, database: dict[str, Any]) -> list[Ch
     ]
 
 
-@register(Tags.database)
+@register()
 def check_database_connections(
     app_configs: Any = None, databases: Any = None, **kwargs: Any
 ) -> list[CheckMessage]:
     """W040/W041 for the databases checked (``--database``), else for every alias.
 
-    Tagged ``database`` (``check --tag database`` selects it), but it reads only
-    ``DATABASES`` and opens no connection, so unlike Django's own database checks it
-    also runs without ``--database``: in ``check``, ``runserver`` and ``migrate``, where
-    the warning is seen.
+    Not tagged ``database``: it reads only ``DATABASES`` and opens no connection, and
+    Django 6 runs ``database``-tagged checks only with ``--database``; untagged, it runs
+    in ``check``, ``runserver`` and ``migrate``, where the warning is seen.
     """
     warnings: list[CheckMessage] = []
     for alias, database in settings.DATABASES.items():

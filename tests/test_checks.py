@@ -254,8 +254,8 @@ def test_w031_in_manage_py_check_and_silenced(settings: Any) -> None:
     call_command("check", stdout=out, stderr=out)
     assert "django_chatkit.W031" in out.getvalue()
     # Added to what the suite silences (W040 for its own PostgreSQL database).
-    silenced = [*settings.SILENCED_SYSTEM_CHECKS, "django_chatkit.W031"]
-    settings.SILENCED_SYSTEM_CHECKS = silenced
+    settings.SILENCED_SYSTEM_CHECKS = [*settings.SILENCED_SYSTEM_CHECKS, "django_chatkit.W031"]
     out = StringIO()
     call_command("check", stdout=out, stderr=out)
-    assert f"System check identified no issues ({len(silenced)} silenced)." in out.getvalue()
+    assert out.getvalue().startswith("System check identified no issues (")
+    assert "W031" not in out.getvalue()

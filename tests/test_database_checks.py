@@ -71,7 +71,7 @@ def _test_database_warns() -> bool:
     return connection.vendor == "postgresql" and not connection.settings_dict["OPTIONS"].get("pool")
 
 
-@pytest.mark.parametrize("args", [(), ("--tag", "database"), ("--database", "default")])
+@pytest.mark.parametrize("args", [(), ("--database", "default")])
 def test_manage_py_check_shows_w040(settings: Any, args: tuple[str, ...]) -> None:
     """Shown by a plain ``check`` (and ``runserver``), not only with ``--database``.
 
