@@ -238,7 +238,8 @@ class ChatKitView(View):
         log.thread_id = getattr(parsed.params, "thread_id", None)
 
         server = get_server()
-        context.reads = RequestReads()  # this request's checks and the SDK read rows once
+        if ck.is_streaming_req(parsed):  # its checks and the SDK read the same rows
+            context.reads = RequestReads()
         try:
             if ck.is_streaming_req(parsed):
                 await preflight(server, parsed, context)
