@@ -26,8 +26,8 @@ class RequestReads:
     A request reads its thread several times (the endpoint's checks, the hand-off check,
     the SDK): :class:`~django_chatkit.store.DjangoStore` answers the repeated reads from
     here. Each hit is a deep copy (callers mutate what they load); any write to a row
-    forgets what was read of it. The endpoint gives each request's context a new one;
-    never share one between requests or users.
+    forgets what was read of it. The endpoint gives each streaming request's context a
+    new one; never share one between requests or users.
     """
 
     def __init__(self) -> None:
@@ -80,5 +80,5 @@ class ChatKitContext:
     language: str = field(default_factory=_current_language)
     extra: dict[str, Any] = field(default_factory=dict)
     #: Reads the store reuses within this request (set by the endpoint for each
-    #: request); ``None``: every load reads the database.
+    #: streaming request); ``None``: every load reads the database.
     reads: RequestReads | None = field(default=None, repr=False, compare=False)
