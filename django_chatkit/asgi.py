@@ -56,14 +56,11 @@ from django.utils.module_loading import import_string
 
 from .errors import error_response, failure_response
 from .internal.db import run_db
-from .views import AttachmentUploadView, ChatKitView
+from .views import LEAN_ATTRIBUTE, AttachmentUploadView, ChatKitView
 
 __all__ = ["ChatKitRouter"]
 
 LOCALE_MIDDLEWARE = "django.middleware.locale.LocaleMiddleware"
-
-#: ``request.chatkit_lean`` is ``True`` on requests the lean path serves.
-LEAN_ATTRIBUTE = "chatkit_lean"
 
 
 def lean_match(path: str) -> ResolverMatch | None:

@@ -57,6 +57,10 @@ from .server import get_server, parse_request, process_parsed
 
 logger = logging.getLogger("django_chatkit")
 
+#: ``True`` on the requests the lean path serves (:mod:`django_chatkit.asgi`): no
+#: middleware ran for them.
+LEAN_ATTRIBUTE = "chatkit_lean"
+
 
 def describe_validation_error(exc: ValidationError) -> str:
     """A short, input-free description of what is wrong with a request body."""
@@ -238,10 +242,9 @@ class ChatKitView(View):
         log.thread_id = getattr(parsed.params, "thread_id", None)
 
         server = get_server()
-        if ck.is_streaming_req(parsed):  # its checks and the SDK read the same rows
-            context.reads = RequestReads()
         try:
             if ck.is_streaming_req(parsed):
+                context.reads = RequestReads()  # its checks and the SDK read the same rows
                 await preflight(server, parsed, context)
             result = await process_parsed(server, parsed, body, context)
         except NotFoundError as exc:
@@ -279,7 +282,7 @@ class ChatKitView(View):
             on_finish=finished,
             cancellable_after=STREAM_OPTIONS_PREFIX,
         )
-        if not getattr(request, "chatkit_lean", False):
+        if not getattr(request, LEAN_ATTRIBUTE, False):
             # The project's middleware may have used this request's own thread's
             # connection, which would otherwise stay open until the stream ends: let it go
             # now (the store opens what it needs, per call). Obsolete connections only, as

@@ -221,7 +221,7 @@ def test_a_host_not_in_allowed_hosts_is_400(site: Site, user: Any) -> None:
     assert answer(response) == (
         400,
         {
-            "error": "bad_request",
+            "error": "invalid_host",
             "message": "Invalid HTTP_HOST header: 'evil.example'. "
             "You may need to add 'evil.example' to ALLOWED_HOSTS.",
         },
