@@ -80,6 +80,14 @@ def lean_match(path: str) -> ResolverMatch | None:
     return None
 
 
+def path_info(scope: Scope) -> str:
+    """The path the URLconf resolves: the request's path without the script prefix
+    (``FORCE_SCRIPT_NAME`` or the ASGI ``root_path``), as ``ASGIRequest`` computes it."""
+    path: str = scope["path"]
+    prefix = get_script_prefix(scope)
+    return path.removeprefix(prefix) if prefix else path
+
+
 class _Matches:
     """``lean_match()`` per path, remembered (a bounded number of paths; cleared when
     the URLconf changes)."""
@@ -124,7 +132,7 @@ class ChatKitRouter(ASGIHandler):
         self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
     ) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
-            match = _matches.get(scope["path"])
+            match = _matches.get(path_info(scope))
             if match is not None:
                 await self.serve(match, scope, receive, send)
                 return

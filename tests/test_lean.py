@@ -23,6 +23,7 @@ from django.http import HttpRequest
 from django.middleware.csrf import CSRF_SESSION_KEY, get_token
 from django.test import Client
 
+from django_chatkit.asgi import lean_match, path_info
 from django_chatkit.models import Thread
 
 from .attachment_samples import PNG
@@ -335,3 +336,14 @@ def test_request_finished_is_sent_after_the_response(site: Site, user: Any) -> N
             "streamed "
         )
         log_lines(site.lean, finished, 1, start)
+
+
+def test_the_router_resolves_the_path_without_the_script_prefix(settings: Any) -> None:
+    """Mounted under a prefix (the ASGI ``root_path`` or ``FORCE_SCRIPT_NAME``), the
+    router resolves what Django resolves: the path without it."""
+    scope = {"type": "http", "path": "/app/chatkit/", "root_path": "/app"}
+    assert path_info(scope) == "/chatkit/"
+    assert lean_match(path_info(scope)) is not None
+    assert lean_match(path_info({**scope, "root_path": ""})) is None  # /app/chatkit/
+    settings.FORCE_SCRIPT_NAME = "/site"
+    assert path_info({"type": "http", "path": "/site/chatkit/"}) == "/chatkit/"
