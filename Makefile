@@ -70,7 +70,7 @@ test-wheel: $(VENV)/.installed
 	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir build/wheel-test/dist .
 	$(BIN)/python -m pip install --quiet --no-deps --target build/wheel-test/site build/wheel-test/dist/*.whl
 	cp -r tests example_project manage.py build/wheel-test/
-	printf '[pytest]\nDJANGO_SETTINGS_MODULE = tests.settings\ndjango_find_project = false\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\nmarkers =\n    postgres: PostgreSQL only\n' > build/wheel-test/pytest.ini
+	printf '[pytest]\nDJANGO_SETTINGS_MODULE = tests.settings\ndjango_find_project = false\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\nmarkers =\n    postgres: PostgreSQL only\n    database_independent: runs once\n' > build/wheel-test/pytest.ini
 	cd build/wheel-test && PYTHONPATH="$$PWD/site:$$PWD" ../../$(BIN)/python -c "import django_chatkit, sys; assert '/site/' in django_chatkit.__file__, django_chatkit.__file__; print('testing', django_chatkit.__file__)"
 	cd build/wheel-test && PYTHONPATH="$$PWD/site:$$PWD" ../../$(BIN)/python -m pytest -q -p no:cacheprovider $(WHEEL_TESTS)
 

@@ -41,8 +41,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.live import HOST, free_port
+
+# Its own project, venv and SQLite database: the PostgreSQL runs would repeat it exactly.
+pytestmark = pytest.mark.database_independent
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"

@@ -235,7 +235,7 @@ def _s3_key(storage: Any, name: str) -> str:
 def copy_object(storage: Any, source: str, target: str) -> None:
     """Copy an S3 object inside its bucket (content type included); a missing source
     raises ``FileNotFoundError``."""
-    from botocore.exceptions import ClientError
+    from botocore.exceptions import ClientError  # here: botocore comes with the s3 extra
 
     try:
         storage.bucket.Object(_s3_key(storage, target)).copy_from(
