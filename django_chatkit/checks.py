@@ -228,7 +228,7 @@ def check_postgresql_connection(alias: str, database: dict[str, Any]) -> list[Ch
         Warning(
             f"The PostgreSQL database {alias!r} has neither a connection pool "
             '(OPTIONS["pool"]) nor CONN_MAX_AGE: every store call opens a new connection, '
-            "which cost the endpoint about 40% of its throughput in the benchmark.",
+            "which cost the endpoint half its throughput in the benchmark.",
             hint=POOL_HINT,
             id="django_chatkit.W040",
         )
