@@ -18,7 +18,7 @@ compiled once per database (:mod:`django_chatkit.internal.statements`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
 from time import monotonic
 from typing import Any, TypeVar
@@ -319,6 +319,18 @@ def _forget_reads(context: ChatKitContext, kind: str, *ids: str) -> None:
         context.reads.forget(kind, *ids)
 
 
+def _loaded_items(context: ChatKitContext, thread_id: str, item_ids: Iterable[str]) -> None:
+    if context.reads is not None:
+        context.reads.loaded(thread_id, item_ids)
+
+
+def _item_written(context: ChatKitContext, thread_id: str, item_id: str) -> None:
+    """Forget what this request read of the thread's items; ``item_id`` is written."""
+    if context.reads is not None:
+        context.reads.forget("items", thread_id)
+        context.reads.written(thread_id, item_id)
+
+
 def _db_for_read() -> str:
     return router.db_for_read(Thread)
 
@@ -480,8 +492,7 @@ class DjangoStore(Store[ChatKitContext]):
 
         rows, has_more, next_after = await run_db(load)
         data = [decode_thread_item(*columns) for _, *columns in rows]
-        if context.reads is not None:
-            context.reads.loaded(thread_id, (item.id for item in data))
+        _loaded_items(context, thread_id, (item.id for item in data))
         refresh_items(data, context.request)  # fresh signed preview URLs of our files
         return _remember_read(context, key, ck.Page(data=data, has_more=has_more, after=next_after))
 
@@ -514,9 +525,7 @@ class DjangoStore(Store[ChatKitContext]):
         continues = (
             add and context.reads is not None and context.reads.continues(thread_id, item.id)
         )
-        _forget_reads(context, "items", thread_id)
-        if context.reads is not None:
-            context.reads.written(thread_id, item.id)
+        _item_written(context, thread_id, item.id)
 
         def save() -> bool | None:
             """``True``: inserted, ``False``: updated, ``None``: an add found the item."""
@@ -583,8 +592,7 @@ class DjangoStore(Store[ChatKitContext]):
         row = await run_db(load)
         if row is None:
             raise NotFoundError(f"Item {item_id} not found")
-        if context.reads is not None:
-            context.reads.loaded(thread_id, [item_id])
+        _loaded_items(context, thread_id, [item_id])
         return _remember_read(context, key, decode_thread_item(*row))
 
     async def delete_thread_item(
@@ -594,9 +602,7 @@ class DjangoStore(Store[ChatKitContext]):
         a missing or foreign thread is."""
         owner = owner_filter(context)
         _require_findable(thread=thread_id)
-        _forget_reads(context, "items", thread_id)
-        if context.reads is not None:
-            context.reads.written(thread_id, item_id)
+        _item_written(context, thread_id, item_id)
 
         def delete() -> None:
             if not _findable(item_id):

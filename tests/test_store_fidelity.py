@@ -399,6 +399,15 @@ async def stream(client: AsyncClient, body: dict[str, Any]) -> list[dict[str, An
     return parse_sse(b"".join([chunk async for chunk in response.streaming_content]))
 
 
+def done_items(events: list[dict[str, Any]], item_type: str) -> list[dict[str, Any]]:
+    """The items of ``item_type`` the stream sent as done."""
+    return [
+        e["item"]
+        for e in events
+        if e["type"] == "thread.item.done" and e["item"]["type"] == item_type
+    ]
+
+
 @pytest.fixture
 async def chat(alice: Any) -> AsyncClient:
     client = AsyncClient()
@@ -412,11 +421,7 @@ async def test_action_receives_the_widget_it_sent_as_sender(chat: AsyncClient, n
     FidelityServer.senders.clear()
     events = await stream(chat, new_thread(f"widget {name}"))
     thread_id = events[0]["thread"]["id"]
-    (sent,) = [
-        e["item"]
-        for e in events
-        if e["type"] == "thread.item.done" and e["item"]["type"] == "widget"
-    ]
+    (sent,) = done_items(events, "widget")
 
     await stream(
         chat,
@@ -438,11 +443,7 @@ async def test_a_re_yielded_structured_input_keeps_the_users_answer(
 ) -> None:
     events = await stream(chat, new_thread("ask"))
     thread_id = events[0]["thread"]["id"]
-    (asked,) = [
-        e["item"]
-        for e in events
-        if e["type"] == "thread.item.done" and e["item"]["type"] == "structured_input"
-    ]
+    (asked,) = done_items(events, "structured_input")
     assert asked["status"] == "pending"
 
     with caplog.at_level(logging.WARNING, logger="django_chatkit"):
@@ -492,11 +493,8 @@ async def test_re_adding_an_item_this_request_loaded_continues_it(
     """The one add that updates: the SDK's agents helper continues a workflow it read."""
     events = await stream(chat, new_thread("plan"))
     thread_id = events[0]["thread"]["id"]
-    (workflow_id,) = [
-        e["item"]["id"]
-        for e in events
-        if e["type"] == "thread.item.done" and e["item"]["type"] == "workflow"
-    ]
+    (workflow,) = done_items(events, "workflow")
+    workflow_id = workflow["id"]
     with caplog.at_level(logging.WARNING, logger="django_chatkit"):
         events = await stream(
             chat,
