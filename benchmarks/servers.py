@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import connection
 
 from django_chatkit.context import ChatKitContext
-from django_chatkit.internal.db import run_db
+from django_chatkit.db import run_db
 from django_chatkit.server import DjangoChatKitServer
 
 from .echo import MemoryStore, echo_respond

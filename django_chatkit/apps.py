@@ -11,7 +11,7 @@ class DjangoChatKitConfig(AppConfig):
     def ready(self) -> None:
         from django.core.signals import setting_changed
 
-        from . import checks  # noqa: F401  (registers the system checks)
-        from .conf import clear_caches
+        from django_chatkit import checks  # noqa: F401  (registers the system checks)
+        from django_chatkit.conf import clear_caches
 
         setting_changed.connect(clear_caches, dispatch_uid="django_chatkit.clear_caches")

@@ -54,9 +54,9 @@ from django.utils.functional import SimpleLazyObject
 from django.utils.log import log_response
 from django.utils.module_loading import import_string
 
-from .errors import error_response, failure_response
-from .internal.db import run_db
-from .views import LEAN_ATTRIBUTE, AttachmentUploadView, ChatKitView
+from django_chatkit.db import run_db
+from django_chatkit.exceptions import error_response, failure_response
+from django_chatkit.views.endpoint import LEAN_ATTRIBUTE, AttachmentUploadView, ChatKitView
 
 __all__ = ["ChatKitRouter"]
 
@@ -147,7 +147,7 @@ class ChatKitRouter(ASGIHandler):
     ) -> None:
         """``ASGIHandler.handle()`` without what the lean path leaves out: no
         ``ThreadSensitiveContext`` (a thread per request; the view's hops go to worker
-        threads, :func:`~django_chatkit.internal.db.run_db`), no ``request_started``."""
+        threads, :func:`~django_chatkit.db.run_db`), no ``request_started``."""
         try:
             body_file = await self.read_body(receive)
         except RequestAborted:

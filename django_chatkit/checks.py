@@ -32,7 +32,7 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 
-from .conf import conf
+from django_chatkit.conf import conf
 
 SQLITE_HINT = (
     'Set OPTIONS = {"init_command": "PRAGMA journal_mode=WAL;", '
@@ -266,7 +266,7 @@ def check_attachments(app_configs: Any = None, **kwargs: Any) -> list[CheckMessa
             )
         )
     elif conf.CHATKIT_S3_PRESIGNED_UPLOADS:
-        from .internal.files import is_s3
+        from django_chatkit.attachments.files import is_s3
 
         try:
             from django.core.files.storage import storages

@@ -215,10 +215,10 @@ def parse_rate(value: Any) -> tuple[int, int] | None:
 def clear_caches(*, setting: str, **kwargs: Any) -> None:
     """``setting_changed`` receiver: forget what was derived from a changed setting."""
     if setting == "DATABASES":
-        from .internal.statements import clear_compiled
+        from django_chatkit.store.statements import clear_compiled
 
         clear_compiled()
     if setting == "CHATKIT_SERVER":
-        from .server import get_server
+        from django_chatkit.server import get_server
 
         get_server.cache_clear()

@@ -28,9 +28,9 @@ from openai.types.responses import (
     ResponseInputTextParam,
 )
 
-from .attachments import AttachmentRejected, DjangoAttachmentStore
-from .context import ChatKitContext
-from .internal.sniff import IMAGE_TYPES, is_text_type
+from django_chatkit.attachments.backend import AttachmentRejected, DjangoAttachmentStore
+from django_chatkit.attachments.sniff import IMAGE_TYPES, is_text_type
+from django_chatkit.context import ChatKitContext
 
 
 def data_url(mime_type: str, data: bytes) -> str:

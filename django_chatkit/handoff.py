@@ -25,8 +25,8 @@ from __future__ import annotations
 
 from chatkit import types as ck
 
-from .internal.db import run_db
-from .models import HANDLED_BY_HUMAN, Thread
+from django_chatkit.db import run_db
+from django_chatkit.models import HANDLED_BY_HUMAN, Thread
 
 __all__ = [
     "HANDLED_BY_HUMAN",

@@ -16,6 +16,7 @@ from typing import Any
 
 from chatkit import types as ck
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.core.files.storage import storages
 from django.db import models, transaction
 from django.db.models.signals import post_delete
@@ -24,7 +25,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from pydantic import TypeAdapter
 
-from .widget_classes import rebuild_widget, record_classes
+from django_chatkit.context import ChatKitContext
+from django_chatkit.widget_classes import rebuild_widget, record_classes
 
 logger = logging.getLogger("django_chatkit")
 
@@ -366,3 +368,11 @@ class Feedback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} on {self.item_chatkit_id}"
+
+
+def owner_filter(context: ChatKitContext) -> dict[str, Any]:
+    """The ``filter()`` keywords selecting what ``context`` owns."""
+    user = context.user
+    if user is None or not user.is_authenticated:
+        raise PermissionDenied("ChatKitContext.user must be an authenticated user.")
+    return {"user_id": user.pk, "scope": context.scope}

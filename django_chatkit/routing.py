@@ -20,13 +20,13 @@ authenticates with the session)::
     })
 
 The socket is served at ``/chatkit/live/``; to serve it elsewhere, route
-:class:`~django_chatkit.consumers.LiveUpdatesConsumer` yourself and pass the path to the
+:class:`~django_chatkit.live.consumers.LiveUpdatesConsumer` yourself and pass the path to the
 template tag.
 """
 
 from django.urls import path
 
-from .consumers import LiveUpdatesConsumer
+from django_chatkit.live.consumers import LiveUpdatesConsumer
 
 websocket_urlpatterns = [
     path("chatkit/live/", LiveUpdatesConsumer.as_asgi(), name="chatkit-live"),

@@ -15,8 +15,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 from pydantic import BaseModel, TypeAdapter
 
-from .conf import conf
-from .context import ChatKitContext
+from django_chatkit.conf import conf
+from django_chatkit.context import ChatKitContext
 
 
 class DjangoChatKitServer(ChatKitServer[ChatKitContext]):
@@ -38,11 +38,11 @@ class DjangoChatKitServer(ChatKitServer[ChatKitContext]):
         attachment_store: AttachmentStore[ChatKitContext] | None = None,
     ) -> None:
         if store is None:
-            from .store import DjangoStore
+            from django_chatkit.store.backend import DjangoStore
 
             store = DjangoStore()
         if attachment_store is None:
-            from .attachments import DjangoAttachmentStore
+            from django_chatkit.attachments.backend import DjangoAttachmentStore
 
             attachment_store = DjangoAttachmentStore()
         super().__init__(store, attachment_store)
@@ -60,13 +60,14 @@ class DjangoChatKitServer(ChatKitServer[ChatKitContext]):
         ``NotFoundError`` (404) and saves nothing. Once saved, sends
         ``django_chatkit.signals.feedback_saved``.
         """
-        from .internal.feedback import record_feedback
-        from .store import _require_findable, owner_filter
+        from django_chatkit.ids import require_findable
+        from django_chatkit.models import owner_filter
+        from django_chatkit.store.feedback import record_feedback
 
         owner = owner_filter(context)
-        _require_findable(thread=thread_id)  # a NUL would fail in PostgreSQL: 404 instead
+        require_findable(thread=thread_id)  # a NUL would fail in PostgreSQL: 404 instead
         for item_id in item_ids:
-            _require_findable(item=item_id)
+            require_findable(item=item_id)
         await record_feedback(type(self), owner, thread_id, item_ids, feedback, context)
 
     # human hand-off ------------------------------------------------------------
@@ -84,7 +85,7 @@ class DjangoChatKitServer(ChatKitServer[ChatKitContext]):
             thread = await self.store.load_thread(parsed.params.thread_id, context)
             if await self.is_handled_by_human(thread, context):
                 if isinstance(parsed, ck.ThreadsRetryAfterItemReq):
-                    from .internal.preflight import ThreadNotActive
+                    from django_chatkit.views.preflight import ThreadNotActive
 
                     raise ThreadNotActive(f"Thread {thread.id} is handled by a human")
                 return await _dispatch(_HumanHandledServer(self), parsed, context)
@@ -93,7 +94,7 @@ class DjangoChatKitServer(ChatKitServer[ChatKitContext]):
     async def is_handled_by_human(self, thread: ck.ThreadMetadata, context: ChatKitContext) -> bool:
         """Whether staff handle ``thread`` (its ``handled_by_human`` metadata, set by the
         store from ``Thread.handled_by_human``). Override to decide otherwise."""
-        from .handoff import is_handled_by_human
+        from django_chatkit.handoff import is_handled_by_human
 
         return is_handled_by_human(thread)
 

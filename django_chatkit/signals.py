@@ -3,7 +3,7 @@
 All are sent after the change is committed, with ``context`` the
 :class:`ChatKitContext`. The thread and item signals are sent by
 :class:`django_chatkit.store.DjangoStore`, with ``sender`` the store class. Items added
-outside a request (:mod:`django_chatkit.live`, staff replies) send ``item_saved`` too,
+outside a request (:mod:`django_chatkit.live.updates`, staff replies) send ``item_saved`` too,
 with ``sender`` ``DjangoStore`` and the thread owner's context (``request`` ``None``).
 
 ``thread_created``

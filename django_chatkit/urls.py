@@ -5,7 +5,12 @@ The ChatKit protocol endpoint is the root of the include.
 
 from django.urls import path
 
-from .views import AttachmentFileView, AttachmentUploadURLView, AttachmentUploadView, ChatKitView
+from django_chatkit.views.endpoint import (
+    AttachmentFileView,
+    AttachmentUploadURLView,
+    AttachmentUploadView,
+    ChatKitView,
+)
 
 app_name = "django_chatkit"
 

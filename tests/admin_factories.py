@@ -18,7 +18,7 @@ from django.core.files.storage import storages
 from django.db import connection
 from django.utils import timezone
 
-from django_chatkit.internal.ids import new_id
+from django_chatkit.ids import new_id
 from django_chatkit.models import Attachment, Feedback, Thread, ThreadItem
 
 OUTPUT = Path(__file__).resolve().parent.parent / "test-output" / "admin"

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core import signing
 
-from django_chatkit.internal.files import FILE_SALT, UPLOAD_SALT
+from django_chatkit.attachments.files import FILE_SALT, UPLOAD_SALT
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:

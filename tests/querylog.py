@@ -1,7 +1,7 @@
 """Counting the SQL statements of code that runs on any thread.
 
 ``django.test.utils.CaptureQueriesContext`` watches one connection of one thread, but the
-store runs its ORM work on worker threads (:func:`django_chatkit.internal.db.run_db`),
+store runs its ORM work on worker threads (:func:`django_chatkit.db.run_db`),
 each with its own connection. :func:`capture_queries` hooks every connection opened while
 it is active (``run_db`` opens a fresh one per call with ``CONN_MAX_AGE = 0``).
 """

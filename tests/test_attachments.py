@@ -23,9 +23,9 @@ from django_chatkit.attachments import (
     composer_attachments,
     upload_strategy,
 )
+from django_chatkit.attachments.files import file_url, refresh_attachment
 from django_chatkit.context import ChatKitContext
 from django_chatkit.converters import DjangoThreadItemConverter
-from django_chatkit.internal.files import file_url, refresh_attachment
 from django_chatkit.models import Attachment, Thread, ThreadItem, UploadState
 from django_chatkit.store import DjangoStore
 from tests.attachment_samples import (
@@ -657,7 +657,7 @@ def test_composer_attachments_for_the_widget(settings):
 
 
 def test_urls_outside_a_request_need_the_base_url(settings):
-    from django_chatkit.internal.files import file_url
+    from django_chatkit.attachments.files import file_url
 
     with pytest.raises(ImproperlyConfigured, match="CHATKIT_ATTACHMENT_BASE_URL"):
         file_url(1, None)

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from django_chatkit.internal.files import file_url
+from django_chatkit.attachments.files import file_url
 from django_chatkit.models import Attachment
 from tests.attachment_samples import PNG, TEXT, create_request, delete_request
 from tests.live import LiveServer, live_client, server_env, start_server, stop_server

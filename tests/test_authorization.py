@@ -31,7 +31,7 @@ from django.core.signing import TimestampSigner
 from django.test import AsyncClient
 from django.urls import reverse
 
-from django_chatkit.internal.files import FILE_SALT
+from django_chatkit.attachments.files import FILE_SALT
 from django_chatkit.models import Attachment
 
 from .live import LiveServer, live_client

@@ -20,7 +20,7 @@ from django.contrib.staticfiles import finders
 from playwright.sync_api import sync_playwright
 from websockets.exceptions import InvalidStatus
 
-from django_chatkit.consumers import LiveUpdatesConsumer
+from django_chatkit.live.consumers import LiveUpdatesConsumer
 from django_chatkit.models import Thread
 from tests.admin_factories import make_user
 from tests.browser import launch_chromium

@@ -21,7 +21,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import AsyncClient
 
-from django_chatkit.internal.db import run_db
+from django_chatkit.db import run_db
 from django_chatkit.models import Thread
 
 from .consistency import answer_text, assert_database_consistent, stored_items

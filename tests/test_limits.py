@@ -12,9 +12,9 @@ from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from django.test import AsyncClient
 
-from django_chatkit.internal import ratelimit
-from django_chatkit.internal.ratelimit import RateLimited, check_rate_limit
+from django_chatkit import ratelimit
 from django_chatkit.models import Thread
+from django_chatkit.ratelimit import RateLimited, check_rate_limit
 
 from .live import LiveServer, live_client
 from .protocol import add_message, new_thread, parse_sse

@@ -17,8 +17,8 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from django_chatkit.attachments import DjangoAttachmentStore
+from django_chatkit.attachments.files import finalize_presigned, is_staging_name
 from django_chatkit.context import ChatKitContext
-from django_chatkit.internal.files import finalize_presigned, is_staging_name
 from django_chatkit.management.commands import chatkit_cleanup
 from django_chatkit.models import Attachment, UploadState
 from tests.attachment_samples import PNG, png

@@ -26,8 +26,8 @@ from django.test.client import BOUNDARY, encode_multipart
 from django.urls import reverse
 from django.utils.crypto import get_random_string
 
-from django_chatkit.errors import REQUEST_BODY_ERRORS, exception_response
-from django_chatkit.internal.files import file_token
+from django_chatkit.attachments.files import file_token
+from django_chatkit.exceptions import REQUEST_BODY_ERRORS, exception_response
 from django_chatkit.models import Attachment, Thread, UploadState
 from tests.attachment_samples import TEXT, create_request
 from tests.live import LiveServer, live_client

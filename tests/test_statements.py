@@ -10,10 +10,10 @@ from django.contrib.auth.models import User
 from django.db import connection
 from django.db.models.sql import Query
 
-from django_chatkit import store
 from django_chatkit.conf import clear_caches
-from django_chatkit.internal.statements import Param, Statement, insert_query, update_query
 from django_chatkit.models import Thread
+from django_chatkit.store import backend as store
+from django_chatkit.store.statements import Param, Statement, insert_query, update_query
 
 pytestmark = pytest.mark.django_db
 

@@ -802,7 +802,7 @@ async def test_item_saves_record_the_threads_last_activity_once_per_resolution(
     store, as_alice, monkeypatch
 ):
     clock = [1000.0]
-    monkeypatch.setattr("django_chatkit.store.monotonic", lambda: clock[0])
+    monkeypatch.setattr("django_chatkit.store.backend.monotonic", lambda: clock[0])
     await store.save_thread(thread_meta("thr_1"), as_alice)
     saved = await last_activity()
 

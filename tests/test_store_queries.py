@@ -20,7 +20,7 @@ from django.db import connection, connections
 from django.test import AsyncClient, override_settings
 
 from django_chatkit.context import ChatKitContext, RequestReads
-from django_chatkit.internal.db import run_db
+from django_chatkit.db import run_db
 from django_chatkit.models import Thread, ThreadItem
 from django_chatkit.store import DjangoStore
 from tests.querylog import capture_queries

@@ -1,5 +1,5 @@
 """Streaming internals: cancellation that lands inside Django's ``send()``, repeated
-cancellation, and failures outside the SDK (``django_chatkit.internal.streaming``)."""
+cancellation, and failures outside the SDK (``django_chatkit.views.streaming``)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from django.test import AsyncClient
 
-from django_chatkit.internal.streaming import (
+from django_chatkit.models import ThreadItem
+from django_chatkit.views.streaming import (
     STREAM_ERROR_CHUNK,
     EventStream,
     EventStreamResponse,
 )
-from django_chatkit.models import ThreadItem
 
 from .live import asgi_application, both_paths
 from .protocol import frame_event, new_thread, session_http_scope

@@ -10,8 +10,8 @@ import pytest
 
 from django_chatkit.checks import check_rate_limit
 from django_chatkit.conf import conf
-from django_chatkit.internal.ratelimit import RateLimited, check_upload_rate_limit
 from django_chatkit.models import Attachment
+from django_chatkit.ratelimit import RateLimited, check_upload_rate_limit
 from tests.attachment_samples import PDF, PNG, TEXT, create_request
 from tests.test_attachments import (
     call,

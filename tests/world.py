@@ -16,7 +16,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import AsyncClient
 
 from django_chatkit.context import ChatKitContext
-from django_chatkit.internal.ids import new_id
+from django_chatkit.ids import new_id
 from django_chatkit.models import Attachment, Feedback, Thread, ThreadItem
 from django_chatkit.store import DjangoStore
 

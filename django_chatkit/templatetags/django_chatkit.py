@@ -22,7 +22,7 @@ functions such as ``onClientTool``), and get the element from ``django-chatkit:r
 
 With ``CHATKIT_LIVE_URL`` set, a third script (``django_chatkit/live.js``) keeps the live
 updates WebSocket open and calls the component's ``fetchUpdates()`` when the server
-pushes to the thread it shows (see :mod:`django_chatkit.live`).
+pushes to the thread it shows (see :mod:`django_chatkit.live.updates`).
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 
-from ..attachments import upload_strategy
-from ..conf import conf
+from django_chatkit.attachments.backend import upload_strategy
+from django_chatkit.conf import conf
 
 register = template.Library()
 

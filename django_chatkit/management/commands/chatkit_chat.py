@@ -31,15 +31,15 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.shortcuts import resolve_url
 from django.urls import NoReverseMatch
 
-from ...context import ChatKitContext
-from ...internal.terminal import (
+from django_chatkit.client.terminal import (
     ChatError,
     EndpointError,
     HttpTransport,
     InProcessTransport,
     TerminalChat,
 )
-from ...server import get_server
+from django_chatkit.context import ChatKitContext
+from django_chatkit.server import get_server
 
 HELP = """\
 Commands: /threads  /open ID  /new  /history  /action TYPE [JSON]  /help  /quit

@@ -12,8 +12,8 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from django_chatkit.attachments.files import staging_leftovers
 from django_chatkit.conf import conf
-from django_chatkit.internal.files import staging_leftovers
 from django_chatkit.management.ages import HELP, parse_age
 from django_chatkit.models import Attachment
 

@@ -12,13 +12,13 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from django_chatkit.internal.deletion import (
+from django_chatkit.management.ages import HELP, parse_age
+from django_chatkit.models import Thread
+from django_chatkit.store.deletion import (
     DeletionSummary,
     count_thread_contents,
     delete_threads,
 )
-from django_chatkit.management.ages import HELP, parse_age
-from django_chatkit.models import Thread
 
 
 class Command(BaseCommand):

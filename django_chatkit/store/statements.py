@@ -2,7 +2,7 @@
 
 Building a queryset and compiling it to SQL costs 0.3-0.5 ms of CPU per statement, more
 than the database spends running the store's indexed statements. Each of the store's hot
-statements (``django_chatkit.store``) is an ordinary queryset whose variable parts are
+statements (``django_chatkit.store.backend``) is an ordinary queryset whose variable parts are
 :class:`Param` placeholders; the ORM compiles it once per database alias and shape (a page
 size, an order), and each execution binds new values, prepared by the model field as the
 ORM prepares them. The SQL is the ORM's own, so it stays portable across database

@@ -9,9 +9,9 @@ from chatkit.store import NotFoundError
 from django.db import transaction
 from django.utils import timezone
 
-from .. import signals
-from ..models import Feedback, FeedbackKind, Thread, ThreadItem
-from .db import run_db
+from django_chatkit import signals
+from django_chatkit.db import run_db
+from django_chatkit.models import Feedback, FeedbackKind, Thread, ThreadItem
 
 
 async def record_feedback(

@@ -23,7 +23,7 @@ two-phase, presigned
     The ``PUT`` writes to a staging key; finalizing copies the object to the key it is
     served from, so the URL, which S3 cannot make single-use, changes nothing after.
 
-Previews and downloads go through signed URLs (see ``internal/files.py``).
+Previews and downloads go through signed URLs (see ``attachments/files.py``).
 """
 
 from __future__ import annotations
@@ -43,10 +43,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
-from .conf import conf
-from .context import ChatKitContext
-from .internal.db import run_db
-from .internal.files import (
+from django_chatkit.attachments.files import (
     AttachmentRejected,
     absolute_url,
     check_upload,
@@ -64,17 +61,19 @@ from .internal.files import (
     unsupported_type,
     upload_url,
 )
-from .internal.ids import new_id
-from .internal.ratelimit import check_upload_rate_limit
-from .internal.sniff import (
+from django_chatkit.attachments.sniff import (
     IMAGE_TYPES,
     extensions,
     guess_mime_type,
     is_allowed,
     normalize_mime_type,
 )
-from .models import Attachment, UploadState
-from .store import _require_findable, owner_filter
+from django_chatkit.conf import conf
+from django_chatkit.context import ChatKitContext
+from django_chatkit.db import run_db
+from django_chatkit.ids import new_id, require_findable
+from django_chatkit.models import Attachment, UploadState, owner_filter
+from django_chatkit.ratelimit import check_upload_rate_limit
 
 __all__ = [
     "AttachmentRejected",
@@ -361,7 +360,7 @@ class DjangoAttachmentStore(AttachmentStore[ChatKitContext]):
     async def read_bytes(self, attachment_id: str, context: ChatKitContext) -> bytes:
         """The bytes of the context's own, uploaded attachment (``NotFoundError`` else)."""
         owner = owner_filter(context)
-        _require_findable(attachment=attachment_id)
+        require_findable(attachment=attachment_id)
 
         def read() -> bytes:
             row = (
@@ -389,7 +388,7 @@ class DjangoAttachmentStore(AttachmentStore[ChatKitContext]):
         missing or foreign id, before anything is touched). The SDK then deletes the row
         with ``Store.delete_attachment``."""
         owner = owner_filter(context)
-        _require_findable(attachment=attachment_id)
+        require_findable(attachment=attachment_id)
 
         def delete() -> None:
             row = (

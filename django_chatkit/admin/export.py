@@ -14,7 +14,7 @@ from typing import Any
 from django.db import models
 from django.utils import timezone
 
-from ..models import Attachment, Feedback, Thread, ThreadItem
+from django_chatkit.models import Attachment, Feedback, Thread, ThreadItem
 
 EXPORT_FORMAT = "django_chatkit.threads"
 EXPORT_VERSION = 1

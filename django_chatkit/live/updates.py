@@ -2,7 +2,7 @@
 
 ChatKit hears from the server only while one of its own requests streams. To reach a
 chat that is open but idle, the page keeps a WebSocket open
-(:class:`django_chatkit.consumers.LiveUpdatesConsumer`, through Django Channels) and the
+(:class:`django_chatkit.live.consumers.LiveUpdatesConsumer`, through Django Channels) and the
 functions here notify it over the channel layer. A notification names the thread that
 changed, never its content: the widget then calls ChatKit's ``fetchUpdates()``, which
 reads the new items through the ordinary, authenticated endpoint.
@@ -30,11 +30,11 @@ from chatkit import types as ck
 from django.db import transaction
 from django.utils import timezone
 
-from . import signals
-from .context import ChatKitContext
-from .internal.db import run_db
-from .internal.ids import new_id
-from .models import Thread, ThreadItem
+from django_chatkit import signals
+from django_chatkit.context import ChatKitContext
+from django_chatkit.db import run_db
+from django_chatkit.ids import new_id
+from django_chatkit.models import Thread, ThreadItem
 
 logger = logging.getLogger("django_chatkit")
 
@@ -118,7 +118,7 @@ def add_item(thread: Thread, item: ck.ThreadItem, *, notify: bool = True) -> ck.
     fresh id. Sends :data:`~django_chatkit.signals.item_saved` (``sender`` is
     :class:`~django_chatkit.store.DjangoStore`) and notifies after commit.
     """
-    from .store import DjangoStore
+    from django_chatkit.store.backend import DjangoStore
 
     context = _save_item(thread, item)
 
@@ -139,7 +139,7 @@ def add_item(thread: Thread, item: ck.ThreadItem, *, notify: bool = True) -> ck.
 
 async def aadd_item(thread: Thread, item: ck.ThreadItem, *, notify: bool = True) -> ck.ThreadItem:
     """Async :func:`add_item`."""
-    from .store import DjangoStore
+    from django_chatkit.store.backend import DjangoStore
 
     context = await run_db(_save_item, thread, item)
     await signals.item_saved.asend(
@@ -152,7 +152,7 @@ async def aadd_item(thread: Thread, item: ck.ThreadItem, *, notify: bool = True)
 
 def assistant_message(thread: Thread, text: str) -> ck.AssistantMessageItem:
     """A new assistant message saying ``text`` in ``thread`` (not saved)."""
-    from .store import ID_PREFIXES
+    from django_chatkit.store.backend import ID_PREFIXES
 
     return ck.AssistantMessageItem(
         id=new_id(ID_PREFIXES["message"]),

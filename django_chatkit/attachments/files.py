@@ -42,10 +42,7 @@ from django.urls import reverse
 from django.utils import timezone
 from pydantic import AnyUrl
 
-from ..conf import conf
-from ..models import Attachment, UploadState
-from .db import run_db
-from .sniff import (
+from django_chatkit.attachments.sniff import (
     HEAD_BYTES,
     IMAGE_TYPES,
     ContentMismatch,
@@ -53,6 +50,9 @@ from .sniff import (
     is_text_type,
     verify_content,
 )
+from django_chatkit.conf import conf
+from django_chatkit.db import run_db
+from django_chatkit.models import Attachment, UploadState
 
 logger = logging.getLogger("django_chatkit")
 

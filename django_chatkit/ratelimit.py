@@ -18,7 +18,7 @@ from typing import Any
 
 from django.core.cache import caches
 
-from ..conf import conf
+from django_chatkit.conf import conf
 
 #: The clock the windows are cut from (seconds since the epoch; tests fix it).
 wall_clock: Callable[[], float] = time.time

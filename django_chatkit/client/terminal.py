@@ -33,8 +33,8 @@ from chatkit.store import NotFoundError
 from django.db import connections
 from pydantic import ValidationError
 
-from ..server import parse_request, process_parsed
-from .preflight import ThreadNotActive, preflight
+from django_chatkit.server import parse_request, process_parsed
+from django_chatkit.views.preflight import ThreadNotActive, preflight
 
 EventHandler = Callable[[dict[str, Any]], None]
 

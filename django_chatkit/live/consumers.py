@@ -23,7 +23,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.security.websocket import OriginValidator
 from django.conf import settings
 
-from .live import user_group
+from django_chatkit.live.updates import user_group
 
 logger = logging.getLogger("django_chatkit")
 

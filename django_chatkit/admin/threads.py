@@ -33,22 +33,19 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import quote, unquote
 from django.contrib.auth import get_user_model
-from django.core.exceptions import FieldDoesNotExist, PermissionDenied
-from django.core.files.storage import InvalidStorageError, storages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import models, transaction
 from django.db.models.functions import Coalesce
 from django.http import (
-    FileResponse,
     Http404,
     HttpRequest,
     HttpResponse,
     HttpResponseNotAllowed,
     HttpResponseRedirect,
 )
-from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
@@ -56,13 +53,20 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from .internal.deletion import count_thread_contents, delete_threads
-from .internal.export import export_threads
-from .internal.files import file_token, is_inline
-from .internal.handoff_admin import HandoffAdminMixin
-from .internal.markdown import render_markdown
-from .internal.transcript import AttachmentView, FeedbackView, TranscriptBuilder
-from .models import Attachment, Feedback, FeedbackKind, Thread, ThreadItem, ThreadStatus
+from django_chatkit.admin.export import export_threads
+from django_chatkit.admin.handoff import HandoffAdminMixin
+from django_chatkit.admin.markdown import render_markdown
+from django_chatkit.admin.mixins import AttachmentLinksMixin, user_search_fields
+from django_chatkit.admin.transcript import AttachmentView, FeedbackView, TranscriptBuilder
+from django_chatkit.models import (
+    Attachment,
+    Feedback,
+    FeedbackKind,
+    Thread,
+    ThreadItem,
+    ThreadStatus,
+)
+from django_chatkit.store.deletion import count_thread_contents, delete_threads
 
 
 def _count_subquery(queryset: models.QuerySet[Any], group_by: str) -> Coalesce:
@@ -70,62 +74,6 @@ def _count_subquery(queryset: models.QuerySet[Any], group_by: str) -> Coalesce:
     searches and filters on related rows never multiply it)."""
     counted = queryset.order_by().values(group_by).annotate(n=models.Count("pk")).values("n")[:1]
     return Coalesce(models.Subquery(counted, output_field=models.IntegerField()), 0)
-
-
-def user_search_fields(prefix: str = "user__") -> list[str]:
-    """Search fields for the owner: the user model's username field and email field."""
-    user_model = get_user_model()
-    fields = [f"{prefix}{user_model.USERNAME_FIELD}"]
-    email = user_model.get_email_field_name()
-    try:
-        user_model._meta.get_field(email)
-    except FieldDoesNotExist:
-        pass
-    else:
-        if email != user_model.USERNAME_FIELD:
-            fields.append(f"{prefix}{email}")
-    return fields
-
-
-def signed_file_url(attachment: Attachment, request: HttpRequest | None = None) -> str | None:
-    """The signed, expiring URL of ``attachment``'s bytes served by ``django_chatkit.urls``
-    (absolute when ``request`` is given), or ``None`` if those URLs are not mounted."""
-    try:
-        path = reverse(
-            "django_chatkit:attachment-file", kwargs={"token": file_token(attachment.pk)}
-        )
-    except NoReverseMatch:
-        return None
-    return request.build_absolute_uri(path) if request is not None else path
-
-
-class AttachmentLinksMixin:
-    """How the admin links to attachment bytes (override :meth:`get_attachment_links`)."""
-
-    admin_site: admin.AdminSite
-
-    def get_attachment_links(
-        self, attachment: Attachment, request: HttpRequest | None = None
-    ) -> tuple[str | None, str | None]:
-        """``(preview_url, download_url)`` of ``attachment``; ``None`` where there is none.
-
-        Signed, expiring URLs of the attachment views (the ones ChatKit uses), so links
-        copied out of the admin stop working after ``CHATKIT_ATTACHMENT_URL_MAX_AGE``.
-        Where ``django_chatkit.urls`` is not mounted, the attachment admin's own file
-        view, which checks the staff member's *view* permission on each request. A
-        preview only for verified raster images (never SVG or HTML, which could run
-        script).
-        """
-        if not attachment.file_name:
-            return None, None
-        url = signed_file_url(attachment, request)
-        if url is None:
-            url = reverse(
-                f"{self.admin_site.name}:django_chatkit_attachment_file", args=[attachment.pk]
-            )
-            preview = f"{url}?inline=1" if is_inline(attachment) else None
-            return preview, url
-        return (url if is_inline(attachment) else None), url
 
 
 class HasFeedbackFilter(admin.SimpleListFilter):
@@ -595,136 +543,3 @@ class ThreadAdmin(HandoffAdminMixin, AttachmentLinksMixin, admin.ModelAdmin):
 
     def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
         delete_threads(Thread.objects.filter(pk__in=queryset.values("pk")))
-
-
-@admin.register(Attachment)
-class AttachmentAdmin(AttachmentLinksMixin, admin.ModelAdmin):
-    """Uploaded files: owner, thread, type, size, preview and download."""
-
-    list_display = (
-        "name",
-        "owner",
-        "thread_link",
-        "type",
-        "mime_type",
-        "display_size",
-        "preview",
-        "download",
-        "created_at",
-    )
-    list_filter = ("type", "upload_state", "created_at")
-    list_select_related = ("user", "thread")
-    date_hierarchy = "created_at"
-    ordering = ("-created_at", "-pk")
-    list_per_page = 50
-    fields = (
-        "preview",
-        "name",
-        "chatkit_id",
-        "owner",
-        "scope",
-        "thread_link",
-        "type",
-        "mime_type",
-        "display_size",
-        "download",
-        "upload_state",
-        "storage",
-        "file_name",
-        "uploaded_at",
-        "created_at",
-    )
-    readonly_fields = fields
-    #: Largest preview, in CSS pixels, in the list and on the detail page.
-    thumbnail_size = 64
-    detail_thumbnail_size = 320
-
-    class Media:
-        css = {"all": ("django_chatkit/admin/transcript.css",)}
-
-    def get_search_fields(self, request: HttpRequest) -> list[str]:
-        return ["name", "=chatkit_id", *user_search_fields()]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # read-only: the form would have nothing to save
-
-    @admin.display(description=_("owner"), ordering="user")
-    def owner(self, obj: Attachment) -> str:
-        return obj.user.get_username()
-
-    @admin.display(description=_("thread"), ordering="thread")
-    def thread_link(self, obj: Attachment) -> SafeString | str | None:
-        if obj.thread_id is None:
-            return None
-        url = reverse(f"{self.admin_site.name}:django_chatkit_thread_change", args=[obj.thread_id])
-        return format_html('<a href="{}">{}</a>', url, obj.thread)
-
-    @admin.display(description=_("size"), ordering="size")
-    def display_size(self, obj: Attachment) -> str | None:
-        return filesizeformat(obj.size) if obj.size is not None else None
-
-    def _thumbnail(self, obj: Attachment, size: int) -> SafeString | str | None:
-        preview, _download = self.get_attachment_links(obj)
-        if not preview:
-            return None
-        return format_html(
-            '<img class="ck-thumb" src="{}" alt="{}" loading="lazy" '
-            'style="max-width:{}px;max-height:{}px">',
-            preview,
-            obj.name,
-            size,
-            size,
-        )
-
-    @admin.display(description=_("preview"))
-    def preview(self, obj: Attachment) -> SafeString | str | None:
-        return self._thumbnail(obj, self.thumbnail_size)
-
-    @admin.display(description=_("download"))
-    def download(self, obj: Attachment) -> SafeString | str | None:
-        _preview, url = self.get_attachment_links(obj)
-        if not url:
-            return None
-        return format_html('<a href="{}">{}</a>', url, _("Download"))
-
-    def get_urls(self) -> list[Any]:
-        return [
-            path(
-                "<path:object_id>/file/",
-                self.admin_site.admin_view(self.file_view),
-                name="django_chatkit_attachment_file",
-            ),
-            *super().get_urls(),
-        ]
-
-    def file_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """The attachment's bytes for a staff member with *view* permission.
-
-        Only PNG/JPEG/GIF/WebP images are served inline (``?inline=1``); everything else is
-        a download, sandboxed and never sniffed, so an uploaded HTML or SVG file cannot
-        run script on the admin's origin.
-        """
-        obj = self.get_object(request, unquote(object_id))
-        if obj is None:
-            raise Http404(_("This attachment does not exist."))
-        if not self.has_view_or_change_permission(request, obj):
-            raise PermissionDenied
-        if not obj.file_name:
-            raise Http404(_("This attachment has no file."))
-        try:
-            handle = storages[obj.storage].open(obj.file_name, "rb")
-        except (InvalidStorageError, FileNotFoundError, OSError) as exc:
-            raise Http404(_("The file of this attachment is missing.")) from exc
-        inline = request.GET.get("inline") == "1" and is_inline(obj)
-        response = FileResponse(
-            handle,
-            as_attachment=not inline,
-            filename=obj.name,
-            content_type=obj.mime_type if inline else "application/octet-stream",
-        )
-        response["Content-Security-Policy"] = "sandbox; default-src 'none'"
-        response["X-Content-Type-Options"] = "nosniff"
-        return response

@@ -9,10 +9,10 @@ row can hold (with a NUL character, which PostgreSQL refuses) is also just not f
 Pages are keyset-paginated on ``(created_at, id)``: the auto-increment ``id`` breaks
 ties between equal timestamps, so nothing is skipped or reordered at page boundaries.
 Each method runs a small, constant number of queries in one worker-thread hop
-(:func:`django_chatkit.internal.db.run_db`); ``tests/test_store_queries.py`` holds the
+(:func:`django_chatkit.db.run_db`); ``tests/test_store_queries.py`` holds the
 budgets. Deleting a thread adds two statements per 100 items (Django's cascade). The
 statements of the hot paths (a thread, a page, saving an item or a thread) are querysets
-compiled once per database (:mod:`django_chatkit.internal.statements`).
+compiled once per database (:mod:`django_chatkit.store.statements`).
 """
 
 from __future__ import annotations
@@ -25,29 +25,29 @@ from typing import Any, TypeVar
 
 from chatkit import types as ck
 from chatkit.store import NotFoundError, Store, StoreItemType
-from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, connections, models, router, transaction
 from django.db.models import Subquery
 from django.utils import timezone
 from pydantic import BaseModel
 
-from . import signals
-from .conf import conf
-from .context import ChatKitContext
-from .internal.db import run_db
-from .internal.files import refresh_items, usable_attachment
-from .internal.ids import new_id
-from .internal.statements import Param, Statement, insert_query, update_query
-from .models import (
+from django_chatkit import signals
+from django_chatkit.attachments.files import refresh_items, usable_attachment
+from django_chatkit.conf import conf
+from django_chatkit.context import ChatKitContext
+from django_chatkit.db import run_db
+from django_chatkit.ids import findable, new_id, require_findable
+from django_chatkit.models import (
     Attachment,
     Feedback,
     Thread,
     ThreadItem,
     decode_thread_item,
     item_columns,
+    owner_filter,
     thread_columns,
     thread_metadata,
 )
+from django_chatkit.store.statements import Param, Statement, insert_query, update_query
 
 logger = logging.getLogger("django_chatkit")
 
@@ -62,33 +62,6 @@ ID_PREFIXES: dict[str, str] = {
 }
 
 
-def owner_filter(context: ChatKitContext) -> dict[str, Any]:
-    """The ``filter()`` keywords selecting what ``context`` owns."""
-    user = context.user
-    if user is None or not user.is_authenticated:
-        raise PermissionDenied("ChatKitContext.user must be an authenticated user.")
-    return {"user_id": user.pk, "scope": context.scope}
-
-
-def _findable(value: str) -> bool:
-    try:
-        value.encode()
-    except UnicodeEncodeError:  # lone surrogates: no database driver sends them
-        return False
-    return "\x00" not in value  # PostgreSQL text cannot hold NUL
-
-
-def _require_findable(**ids: str | None) -> None:
-    """Raise ``NotFoundError`` for a client-chosen id that no row can have.
-
-    Such ids (NUL characters pass the SDK's JSON parsing) would otherwise reach the
-    database and fail there as a server error instead of a plain "not found".
-    """
-    for kind, value in ids.items():
-        if value and not _findable(value):
-            raise NotFoundError(f"{kind.capitalize()} {value!r} not found")
-
-
 def clamp_limit(limit: int | None) -> int:
     """A page size between 1 and ``CHATKIT_MAX_PAGE_SIZE`` (clients ask for anything)."""
     maximum = conf.CHATKIT_MAX_PAGE_SIZE
@@ -97,7 +70,7 @@ def clamp_limit(limit: int | None) -> int:
     return max(1, min(int(limit), maximum))
 
 
-# Hot statements (see internal.statements): compiled once per database and shape. -------
+# Hot statements (see store.statements): compiled once per database and shape. -------
 
 _thread_field = Thread._meta.get_field
 _item_field = ThreadItem._meta.get_field
@@ -383,7 +356,7 @@ class DjangoStore(Store[ChatKitContext]):
 
     async def load_thread(self, thread_id: str, context: ChatKitContext) -> ck.ThreadMetadata:
         owner = owner_filter(context)
-        _require_findable(thread=thread_id)
+        require_findable(thread=thread_id)
         key = ("thread", thread_id)
         if (read := _reread(context, key)) is not None:
             return read
@@ -423,7 +396,7 @@ class DjangoStore(Store[ChatKitContext]):
     ) -> ck.Page[ck.ThreadMetadata]:
         owner = owner_filter(context)
         limit = clamp_limit(limit)
-        _require_findable(thread=after)
+        require_findable(thread=after)
 
         def load() -> tuple[list[tuple[Any, ...]], bool, str | None]:
             using = _db_for_read()
@@ -444,7 +417,7 @@ class DjangoStore(Store[ChatKitContext]):
 
     async def delete_thread(self, thread_id: str, context: ChatKitContext) -> None:
         owner = owner_filter(context)
-        _require_findable(thread=thread_id)
+        require_findable(thread=thread_id)
 
         def delete() -> None:
             with transaction.atomic():
@@ -471,7 +444,7 @@ class DjangoStore(Store[ChatKitContext]):
     ) -> ck.Page[ck.ThreadItem]:
         owner = owner_filter(context)
         limit = clamp_limit(limit)
-        _require_findable(thread=thread_id, item=after)
+        require_findable(thread=thread_id, item=after)
         key = ("items", thread_id, "page", after, limit, order)
         if (read := _reread(context, key)) is not None:
             return read
@@ -519,7 +492,7 @@ class DjangoStore(Store[ChatKitContext]):
         self, thread_id: str, item: ck.ThreadItem, context: ChatKitContext, add: bool
     ) -> None:
         owner = owner_filter(context)
-        _require_findable(thread=thread_id)
+        require_findable(thread=thread_id)
         columns = item_columns(item)
         touch = not self._recently_active(owner, thread_id)
         continues = (
@@ -572,7 +545,7 @@ class DjangoStore(Store[ChatKitContext]):
         self, thread_id: str, item_id: str, context: ChatKitContext
     ) -> ck.ThreadItem:
         owner = owner_filter(context)
-        _require_findable(thread=thread_id, item=item_id)
+        require_findable(thread=thread_id, item=item_id)
         key = ("items", thread_id, "item", item_id)
         if (read := _reread(context, key)) is not None:
             return read
@@ -601,11 +574,11 @@ class DjangoStore(Store[ChatKitContext]):
         """Delete an item. A missing item is no error (streams remove unsaved items);
         a missing or foreign thread is."""
         owner = owner_filter(context)
-        _require_findable(thread=thread_id)
+        require_findable(thread=thread_id)
         _item_written(context, thread_id, item_id)
 
         def delete() -> None:
-            if not _findable(item_id):
+            if not findable(item_id):
                 _thread_pk(owner, thread_id)
                 return
             pk = _thread_pk(owner, thread_id)
@@ -648,7 +621,7 @@ class DjangoStore(Store[ChatKitContext]):
 
     async def load_attachment(self, attachment_id: str, context: ChatKitContext) -> ck.Attachment:
         owner = owner_filter(context)
-        _require_findable(attachment=attachment_id)
+        require_findable(attachment=attachment_id)
         key = ("attachment", attachment_id)
         if (read := _reread(context, key)) is not None:
             return read
@@ -664,7 +637,7 @@ class DjangoStore(Store[ChatKitContext]):
 
     async def delete_attachment(self, attachment_id: str, context: ChatKitContext) -> None:
         owner = owner_filter(context)
-        _require_findable(attachment=attachment_id)
+        require_findable(attachment=attachment_id)
         _forget_reads(context, "attachment", attachment_id)
 
         def delete() -> None:

@@ -13,8 +13,8 @@ from typing import Any
 from chatkit import types as ck
 from chatkit.server import ChatKitServer
 
-from ..conf import conf
-from .ratelimit import check_rate_limit
+from django_chatkit.conf import conf
+from django_chatkit.ratelimit import check_rate_limit
 
 
 class ThreadNotActive(Exception):

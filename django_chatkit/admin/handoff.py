@@ -23,9 +23,9 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from ..handoff import set_handled_by_human
-from ..live import add_assistant_message
-from ..models import Thread, ThreadItem
+from django_chatkit.handoff import set_handled_by_human
+from django_chatkit.live.updates import add_assistant_message
+from django_chatkit.models import Thread, ThreadItem
 
 
 class ThreadReplyForm(forms.Form):

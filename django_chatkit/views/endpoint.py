@@ -43,17 +43,17 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from pydantic import ValidationError
 
-from .attachments import AttachmentRejected, DjangoAttachmentStore
-from .conf import conf
-from .context import ChatKitContext, RequestReads
-from .errors import error_response, failure_response
-from .internal import files
-from .internal.db import run_db
-from .internal.preflight import RequestRefused, ThreadNotActive, preflight
-from .internal.ratelimit import RateLimited
-from .internal.streaming import STREAM_OPTIONS_PREFIX, EventStream, EventStreamResponse
-from .models import Attachment, UploadState
-from .server import get_server, parse_request, process_parsed
+from django_chatkit.attachments import files
+from django_chatkit.attachments.backend import AttachmentRejected, DjangoAttachmentStore
+from django_chatkit.conf import conf
+from django_chatkit.context import ChatKitContext, RequestReads
+from django_chatkit.db import run_db
+from django_chatkit.exceptions import error_response, failure_response
+from django_chatkit.models import Attachment, UploadState
+from django_chatkit.ratelimit import RateLimited
+from django_chatkit.server import get_server, parse_request, process_parsed
+from django_chatkit.views.preflight import RequestRefused, ThreadNotActive, preflight
+from django_chatkit.views.streaming import STREAM_OPTIONS_PREFIX, EventStream, EventStreamResponse
 
 logger = logging.getLogger("django_chatkit")
 

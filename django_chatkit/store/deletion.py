@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db import models, transaction
 
-from ..models import Attachment, Thread, ThreadItem
+from django_chatkit.models import Attachment, Thread, ThreadItem
 
 
 @dataclass(frozen=True)

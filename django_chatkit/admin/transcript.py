@@ -19,7 +19,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
-from .markdown import render_markdown, safe_url
+from django_chatkit.admin.markdown import render_markdown, safe_url
 
 #: How each item type is labelled and grouped ("role" is a CSS hook).
 ITEM_TYPES: dict[str, tuple[str, str]] = {

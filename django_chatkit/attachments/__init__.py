@@ -1,0 +1,14 @@
+"""Attachments on Django's storage API: uploads, signed file URLs, content checks.
+
+:class:`DjangoAttachmentStore` lives in :mod:`django_chatkit.attachments.backend`;
+``files`` holds the signed URLs and the bytes, ``sniff`` the content checks.
+"""
+
+from django_chatkit.attachments.backend import (
+    AttachmentRejected,
+    DjangoAttachmentStore,
+    composer_attachments,
+    upload_strategy,
+)
+
+__all__ = ["AttachmentRejected", "DjangoAttachmentStore", "composer_attachments", "upload_strategy"]

@@ -1,0 +1,1 @@
+"""The terminal client behind ``manage.py chatkit_chat``: in process or over HTTP."""
