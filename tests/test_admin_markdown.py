@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from django_chatkit.admin.markdown import render_markdown, safe_url
-from django_chatkit.admin.transcript import WidgetRenderer, image_src
+from django_chatkit.admin.widgets import WidgetRenderer, image_src
 
 LINK = 'rel="noopener noreferrer nofollow" target="_blank"'
 

@@ -10,7 +10,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
-from django_chatkit.client.terminal import SSEParser, TerminalChat
+from django_chatkit.client.terminal import TerminalChat
+from django_chatkit.client.transports import SSEParser
 from example_project.models import Todo
 
 pytestmark = [

@@ -17,7 +17,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import AsyncClient, override_settings
 
-from django_chatkit.client.terminal import parse_login_form
+from django_chatkit.client.transports import parse_login_form
 
 from .live import HOST, LiveServer
 

@@ -31,12 +31,12 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.shortcuts import resolve_url
 from django.urls import NoReverseMatch
 
-from django_chatkit.client.terminal import (
+from django_chatkit.client.terminal import TerminalChat
+from django_chatkit.client.transports import (
     ChatError,
     EndpointError,
     HttpTransport,
     InProcessTransport,
-    TerminalChat,
 )
 from django_chatkit.context import ChatKitContext
 from django_chatkit.server import get_server
