@@ -17,8 +17,8 @@ WHEEL_TESTS ?= tests/test_migrations.py tests/test_templatetags.py tests/test_ad
 # A Python 3.12 for the Django 6 run: pyenv's, else python3.12 on PATH.
 PYTHON312 ?= $(shell (command -v pyenv >/dev/null && ls -d "$$(pyenv root)"/versions/3.12*/bin/python 2>/dev/null | tail -n 1) || command -v python3.12)
 
-.PHONY: chromium demo test test-sqlite test-postgres test-wheel test-django6 lint install clean \
-	bench bench-streams bench-profile
+.PHONY: chromium demo test test-sqlite test-postgres test-wheel test-django6 lint docs install \
+	clean bench bench-streams bench-profile
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=...)")'
@@ -69,7 +69,7 @@ test-wheel: $(VENV)/.installed
 	rm -rf build/wheel-test && mkdir -p build/wheel-test/dist build/wheel-test/site
 	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir build/wheel-test/dist .
 	$(BIN)/python -m pip install --quiet --no-deps --target build/wheel-test/site build/wheel-test/dist/*.whl
-	cp -r tests example_project manage.py build/wheel-test/
+	cp -r tests example_project manage.py README.md docs build/wheel-test/
 	printf '[pytest]\nDJANGO_SETTINGS_MODULE = tests.settings\ndjango_find_project = false\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\nmarkers =\n    postgres: PostgreSQL only\n    database_independent: runs once\n' > build/wheel-test/pytest.ini
 	cd build/wheel-test && PYTHONPATH="$$PWD/site:$$PWD" ../../$(BIN)/python -c "import django_chatkit, sys; assert '/site/' in django_chatkit.__file__, django_chatkit.__file__; print('testing', django_chatkit.__file__)"
 	cd build/wheel-test && PYTHONPATH="$$PWD/site:$$PWD" ../../$(BIN)/python -m pytest -q -p no:cacheprovider $(WHEEL_TESTS)
@@ -103,5 +103,11 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+## The documentation site (docs/, one page per feature) as HTML in docs/_build/html;
+## any warning (a broken reference, bad markup) fails the build.
+docs: $(VENV)/.installed
+	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
+
 clean:
-	rm -rf .venv .venv-django6 build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache
+	rm -rf .venv .venv-django6 build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache \
+		docs/_build

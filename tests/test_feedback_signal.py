@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -61,17 +62,18 @@ async def test_feedback_saved_is_sent_with_the_items_and_kind(received):
     assert len(received) == 1
 
 
-def readme_block(marker: str) -> str:
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.DOTALL)
-    [block] = [block for block in blocks if marker in block]
+def documented_block(marker: str) -> str:
+    """The ``.. code-block:: python`` of docs/signals.rst that contains ``marker``."""
+    page = (Path(__file__).resolve().parent.parent / "docs" / "signals.rst").read_text()
+    blocks = re.findall(r"^\.\. code-block:: python\n\n((?:   .*\n|\n)+)", page, flags=re.MULTILINE)
+    [block] = [textwrap.dedent(block) for block in blocks if marker in block]
     return block
 
 
-async def test_the_readme_receiver_works(capsys):
+async def test_the_documented_receiver_works(capsys):
     alice, _bob, thread, rows, *_ = await setup()
     namespace: dict[str, Any] = {}
-    exec(readme_block("notify_on_negative_feedback"), namespace)
+    exec(documented_block("notify_on_negative_feedback"), namespace)
     try:
         await get_server().process(
             feedback_request(thread.chatkit_id, [rows[6].chatkit_id], "negative"),

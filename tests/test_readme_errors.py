@@ -1,10 +1,11 @@
-"""README.md's error table lists every JSON error the app answers, and only those.
+"""The error table of docs/endpoint.rst lists every JSON error the app answers, and only those.
 
 The codes are collected from the source of ``django_chatkit/``: every call or tuple with
 an HTTP error status followed by a code (``error_response(404, "not_found", ...)``,
 ``AttachmentRejected(403, "upload_url_used", ...)``, a mapping's ``(413,
 "request_too_large", ...)``), and every class that declares both (``RateLimited.status``
-/ ``.code``). A table row may name several codes of one status (`` `a` / `b` ``).
+/ ``.code``). A row of the page's ``list-table`` (status, then the codes) may name
+several codes of one status (````a`` / ``b````).
 """
 
 from __future__ import annotations
@@ -17,8 +18,12 @@ from pathlib import Path
 import django_chatkit
 
 ROOT = Path(__file__).resolve().parent.parent
+PAGE = ROOT / "docs" / "endpoint.rst"
 PACKAGE = Path(django_chatkit.__file__).parent
-TABLE_ROW = re.compile(r"^\| (\d{3}) \| (`[a-z_]+`(?: / `[a-z_]+`)*) \| .+ \|$", re.MULTILINE)
+TABLE_ROW = re.compile(
+    r"^[ \t]+\* - (\d{3})\n[ \t]+- (``[a-z_]+``(?: / ``[a-z_]+``)*)\n[ \t]+- \S", re.MULTILINE
+)
+CODE = re.compile(r"``([a-z_]+)``")
 
 
 def is_status(node: ast.expr) -> bool:
@@ -72,14 +77,12 @@ def modules() -> list[ast.AST]:
     ]
 
 
-def errors_in_readme() -> set[tuple[int, str]]:
-    text = (ROOT / "README.md").read_text()
-    section = text[text.index("## The protocol endpoint") : text.index("### Example with curl")]
-    return {
-        (int(status), code)
-        for status, codes in TABLE_ROW.findall(section)
-        for code in re.findall(r"`([a-z_]+)`", codes)
-    }
+def errors_in_docs() -> set[tuple[int, str]]:
+    text = PAGE.read_text()
+    section = text[text.index(".. _errors:") : text.index("Example with curl\n")]
+    rows = TABLE_ROW.findall(section)
+    assert len(rows) == section.count("   * - ") - 1, "a row the pattern does not read"
+    return {(int(status), code) for status, codes in rows for code in CODE.findall(codes)}
 
 
 def test_the_collector_finds_each_way_of_answering_an_error():
@@ -108,20 +111,21 @@ class NotAnError:
 
 
 def test_a_row_may_name_several_codes():
-    row = "| 400 | `too_many_fields` / `too_many_files` | a body over Django's limits |"
-    (status, codes) = TABLE_ROW.findall(row)[0]
-    assert (status, re.findall(r"`([a-z_]+)`", codes)) == (
-        "400",
-        ["too_many_fields", "too_many_files"],
+    row = (
+        "   * - 400\n"
+        "     - ``too_many_fields`` / ``too_many_files``\n"
+        "     - a body over Django's limits\n"
     )
+    (status, codes) = TABLE_ROW.findall(row)[0]
+    assert (status, CODE.findall(codes)) == ("400", ["too_many_fields", "too_many_files"])
 
 
-def test_readme_error_table_matches_the_code():
-    table = errors_in_readme()
+def test_documented_error_table_matches_the_code():
+    table = errors_in_docs()
     in_code = set().union(*map(errors_in, modules()))
     bodies = set().union(*map(error_bodies_in, modules()))
     assert {"upload_url_used", "rate_limited"} <= {code for _, code in in_code}
-    assert sorted(in_code - table) == [], "answered by the app, missing from the README"
-    assert sorted(bodies - {code for _, code in table}) == [], "missing from the README"
+    assert sorted(in_code - table) == [], "answered by the app, missing from the docs"
+    assert sorted(bodies - {code for _, code in table}) == [], "missing from the docs"
     answered = in_code | {(status, code) for status, code in table if code in bodies}
-    assert sorted(table - answered) == [], "in the README, answered nowhere"
+    assert sorted(table - answered) == [], "in the docs, answered nowhere"

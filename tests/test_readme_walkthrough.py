@@ -2,8 +2,10 @@
 
 In a temporary folder the package's wheel is built and installed, with its dependencies,
 into a fresh virtualenv; ``django-admin startproject mysite`` makes a project, and the
-code blocks of README.md marked ``<!-- walkthrough: ACTION [PATH] -->`` are applied in
-the README's order:
+marked code blocks are applied in order: those of README.md (a code block right after
+``<!-- walkthrough: ACTION [PATH] -->``), then those of the documentation pages in
+``DOCS_PAGES`` (a ``.. code-block::`` right after the comment
+``.. walkthrough: ACTION [PATH]``), each page in its own order:
 
 ``install``        the block is ``pip install django-openai-chatkit``: the built wheel is
                    installed instead (the package index here does not have it).
@@ -20,7 +22,7 @@ The development server (``runserver``) must serve the chat page with its script;
 ordinary user logs in through the documented login page, a thread streams, the curl
 example and the terminal client (``chatkit_chat --url``) work, and the admin shows the
 threads. The production server (``uvicorn`` with WhiteNoise, ``DEBUG = False``) serves the
-collected script and writes the request log that the README's ``LOGGING`` turns on.
+collected script and writes the request log that the documented ``LOGGING`` turns on.
 """
 
 from __future__ import annotations
@@ -50,15 +52,28 @@ pytestmark = pytest.mark.database_independent
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
-README_ORIGIN = "http://127.0.0.1:8000"  # where the README's examples point
-PRODUCTION_HOST = "chat.example.com"  # the README's ALLOWED_HOSTS in production
+# The documentation pages with walkthrough blocks, applied in this order after README.md:
+# the curl example, the request log's LOGGING, the production server.
+DOCS_PAGES = ("docs/endpoint.rst", "docs/logging.rst", "docs/production.rst")
+README_ORIGIN = "http://127.0.0.1:8000"  # where the documented examples point
+PRODUCTION_HOST = "chat.example.com"  # the ALLOWED_HOSTS of docs/production.rst
 USER, PASSWORD = "demo", "demo"  # an ordinary user: not staff (the curl example's login)
 ADMIN, ADMIN_PASSWORD = "admin", "admin-pw-7f3k"
 INSTALL = "pip install django-openai-chatkit"
-STEP = re.compile(
+MARKDOWN_MARKER = re.compile(r"<!-- walkthrough:")
+MARKDOWN_STEP = re.compile(
     r"^(?P<indent>[ \t]*)<!-- walkthrough: (?P<action>\w+)(?: (?P<path>\S+))? -->\n"
     r"(?P=indent)```\w*\n(?P<code>.*?)^(?P=indent)```$",
     re.MULTILINE | re.DOTALL,
+)
+RST_MARKER = re.compile(r"^[ \t]*\.\. walkthrough:", re.MULTILINE)  # a comment
+# The comment, a blank line, the code-block directive, a blank line, then the block: the
+# lines indented deeper than the directive (blank lines inside it included).
+RST_STEP = re.compile(
+    r"^(?P<indent>[ \t]*)\.\. walkthrough: (?P<action>\w+)(?: (?P<path>\S+))?\n\n"
+    r"(?P=indent)\.\. code-block:: [\w-]+\n\n"
+    r"(?P<code>(?:(?P=indent)[ \t]+\S.*\n|[ \t]*\n)*(?P=indent)[ \t]+\S.*\n)",
+    re.MULTILINE,
 )
 COMMAND_TIMEOUT = 300  # seconds, for one command (the install of every dependency included)
 SERVER_START_TIMEOUT = 60
@@ -72,16 +87,74 @@ class Step:
     code: str
 
 
-def walkthrough_steps(text: str) -> list[Step]:
-    """The marked blocks of ``text``, in order, without the list item's indentation."""
+def walkthrough_steps(text: str, *, rst: bool = False) -> list[Step]:
+    """The marked blocks of ``text`` (Markdown, or reStructuredText with ``rst``), in
+    order, without the list item's or the directive's indentation."""
+    pattern, marker = (RST_STEP, RST_MARKER) if rst else (MARKDOWN_STEP, MARKDOWN_MARKER)
     steps = [
         Step(match["action"], match["path"], textwrap.dedent(match["code"]))
-        for match in STEP.finditer(text)
+        for match in pattern.finditer(text)
     ]
-    assert len(steps) == text.count("<!-- walkthrough:"), (
+    assert len(steps) == len(marker.findall(text)), (
         "every walkthrough marker must be followed directly by a code block"
     )
     return steps
+
+
+def walkthrough() -> list[Step]:
+    """Every step: README.md's, then each page's of ``DOCS_PAGES``."""
+    steps = walkthrough_steps(README.read_text())
+    for page in DOCS_PAGES:
+        page_steps = walkthrough_steps((ROOT / page).read_text(), rst=True)
+        assert page_steps, f"{page} has no walkthrough block: take it out of DOCS_PAGES"
+        steps += page_steps
+    return steps
+
+
+def test_rst_steps_are_the_indented_code_blocks():
+    text = """Intro.
+
+- An item:
+
+  .. walkthrough: append mysite/settings.py
+
+  .. code-block:: python
+
+     # mysite/settings.py
+     DEBUG = False
+
+     ALLOWED_HOSTS = ["chat.example.com"]
+
+  .. walkthrough: run
+
+  .. code-block:: sh
+
+     python manage.py collectstatic --noinput
+- Another item.
+
+.. code-block:: sh
+
+   not marked
+"""
+    assert walkthrough_steps(text, rst=True) == [
+        Step(
+            "append",
+            "mysite/settings.py",
+            '# mysite/settings.py\nDEBUG = False\n\nALLOWED_HOSTS = ["chat.example.com"]\n',
+        ),
+        Step("run", None, "python manage.py collectstatic --noinput\n"),
+    ]
+    with pytest.raises(AssertionError, match="followed directly by a code block"):
+        walkthrough_steps(".. walkthrough: run\n\nSome prose.\n", rst=True)
+
+
+def test_only_the_walked_pages_have_walkthrough_blocks():
+    marked = sorted(
+        str(page.relative_to(ROOT))
+        for page in (ROOT / "docs").rglob("*.rst")
+        if RST_MARKER.search(page.read_text())
+    )
+    assert marked == sorted(DOCS_PAGES), "a page's marked blocks would never be run"
 
 
 @dataclass(frozen=True)
@@ -365,7 +438,7 @@ def run_lines(project: Project, code: str) -> None:
 
 
 def test_readme_setup_walkthrough(tmp_path: Path) -> None:
-    steps = walkthrough_steps(README.read_text())
+    steps = walkthrough()
     assert [step.action for step in steps][:1] == ["install"]
     served = []
     project = None
