@@ -2,9 +2,11 @@
 
 ChatKit ids (``chatkit_id``) are unique per owner and scope, not globally: a client that
 names somebody else's id creates or finds nothing of theirs, exactly as if the id were
-missing. Each row keeps the SDK's full pydantic payload as JSON text (``payload``), which
-round-trips exactly (naive timestamps stay naive; NUL characters survive PostgreSQL),
-plus the columns that queries, ordering and the admin need.
+missing; that rule is written once, as ``owned_by()`` on each model's manager
+(:mod:`django_chatkit.managers`). Each row keeps the SDK's full pydantic payload as
+JSON text (``payload``), which round-trips exactly (naive timestamps stay naive; NUL
+characters survive PostgreSQL), plus the columns that queries, ordering and the admin
+need.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from typing import Any
 
 from chatkit import types as ck
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
 from django.core.files.storage import storages
 from django.db import models, transaction
 from django.db.models.signals import post_delete
@@ -25,7 +26,12 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from pydantic import TypeAdapter
 
-from django_chatkit.context import ChatKitContext
+from django_chatkit.managers import (
+    OwnedQuerySet,
+    Owner,
+    ThreadContentQuerySet,
+    ThreadQuerySet,
+)
 from django_chatkit.widget_classes import rebuild_widget, record_classes
 
 logger = logging.getLogger("django_chatkit")
@@ -154,6 +160,8 @@ class Thread(models.Model):
         help_text=_("While set, staff answer this thread and the assistant does not run."),
     )
 
+    objects = ThreadQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("thread")
         verbose_name_plural = _("threads")
@@ -174,6 +182,11 @@ class Thread(models.Model):
 
     def __str__(self) -> str:
         return self.title or self.chatkit_id
+
+    @property
+    def owner(self) -> Owner:
+        """Who owns the thread (and its items, feedback and attachments)."""
+        return Owner(self.user_id, self.scope)
 
     def to_chatkit(self) -> ck.ThreadMetadata:
         return thread_metadata(self.payload, self.handled_by_human)
@@ -215,6 +228,8 @@ class ThreadItem(models.Model):
         default="",
         help_text=_("Widget items: the class of each part of the widget, to rebuild it exactly."),
     )
+
+    objects = ThreadContentQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("thread item")
@@ -287,6 +302,8 @@ class Attachment(models.Model):
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     payload = models.TextField(_("payload"), help_text=_("The SDK's Attachment as JSON."))
 
+    objects = OwnedQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("attachment")
         verbose_name_plural = _("attachments")
@@ -357,6 +374,8 @@ class Feedback(models.Model):
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated"), default=timezone.now)
 
+    objects = ThreadContentQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("feedback")
         verbose_name_plural = _("feedback")
@@ -368,11 +387,3 @@ class Feedback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} on {self.item_chatkit_id}"
-
-
-def owner_filter(context: ChatKitContext) -> dict[str, Any]:
-    """The ``filter()`` keywords selecting what ``context`` owns."""
-    user = context.user
-    if user is None or not user.is_authenticated:
-        raise PermissionDenied("ChatKitContext.user must be an authenticated user.")
-    return {"user_id": user.pk, "scope": context.scope}

@@ -61,10 +61,10 @@ class DjangoChatKitServer(ChatKitServer[ChatKitContext]):
         ``django_chatkit.signals.feedback_saved``.
         """
         from django_chatkit.ids import require_findable
-        from django_chatkit.models import owner_filter
+        from django_chatkit.managers import Owner
         from django_chatkit.store.feedback import record_feedback
 
-        owner = owner_filter(context)
+        owner = Owner.of(context)
         require_findable(thread=thread_id)  # a NUL would fail in PostgreSQL: 404 instead
         for item_id in item_ids:
             require_findable(item=item_id)

@@ -18,7 +18,12 @@ from django.template import Context, Template
 
 from django_chatkit import signals
 from django_chatkit.context import ChatKitContext
-from django_chatkit.live import aadd_assistant_message, add_assistant_message, user_group
+from django_chatkit.live import (
+    aadd_assistant_message,
+    add_assistant_message,
+    add_item,
+    user_group,
+)
 from django_chatkit.models import Thread, ThreadItem
 from django_chatkit.store import DjangoStore
 from tests.admin_factories import make_user
@@ -110,6 +115,35 @@ async def test_without_a_channel_layer_the_item_is_saved_and_a_warning_logged(
         await aadd_assistant_message(thread, "hello")
     assert "CHANNEL_LAYERS is not configured" in caplog.text
     assert await ThreadItem.objects.filter(thread=thread).aexists()
+
+
+def test_an_item_added_twice_keeps_the_stored_one_as_the_store_does(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``add_item`` writes through the store's path (``store.items.write_item``): an id
+    the thread already has keeps the stored item, logs a warning and sends no signal."""
+    user = make_user("dave")
+    thread = make_thread(user)
+    first = add_assistant_message(thread, "first", notify=False)
+    saved: list[dict[str, Any]] = []
+
+    def on_item_saved(sender: Any, **kwargs: Any) -> None:
+        saved.append({"sender": sender, **kwargs})
+
+    signals.item_saved.connect(on_item_saved)
+    try:
+        again = first.model_copy(update={"content": [ck.AssistantMessageContent(text="again")]})
+        with caplog.at_level(logging.WARNING, logger="django_chatkit"):
+            add_item(thread, again, notify=False)
+        later = add_assistant_message(thread, "later", notify=False)
+    finally:
+        signals.item_saved.disconnect(on_item_saved)
+
+    assert f"Thread thr_live already has item {first.id}" in caplog.text
+    stored = [row.to_chatkit() for row in ThreadItem.objects.filter(thread=thread).order_by("pk")]
+    assert stored == [first, later]
+    assert [(s["sender"], s["item"], s["created"]) for s in saved] == [(DjangoStore, later, True)]
+    assert saved[0]["context"].user == user and saved[0]["context"].request is None
 
 
 def test_user_groups_are_valid_channel_layer_group_names() -> None:

@@ -1,4 +1,4 @@
-"""Compiled statements (``internal.statements``): the ORM's SQL, compiled once per database
+"""Compiled statements (``store.statements``): the ORM's SQL, compiled once per database
 and shape, with each execution's values prepared by the model field like the ORM does."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from django.db.models.sql import Query
 
 from django_chatkit.conf import clear_caches
 from django_chatkit.models import Thread
-from django_chatkit.store import backend as store
+from django_chatkit.store import queries as store
 from django_chatkit.store.statements import Param, Statement, insert_query, update_query
 
 pytestmark = pytest.mark.django_db

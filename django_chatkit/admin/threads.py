@@ -311,8 +311,8 @@ class ThreadAdmin(HandoffAdminMixin, AttachmentLinksMixin, admin.ModelAdmin):
         attachment_ids = builder.attachment_ids(data for _row, data in parsed)
         attachments = {}
         if attachment_ids:
-            for attachment in Attachment.objects.filter(
-                user_id=thread.user_id, scope=thread.scope, chatkit_id__in=attachment_ids
+            for attachment in Attachment.objects.owned_by(thread.owner).filter(
+                chatkit_id__in=attachment_ids
             ):
                 attachments[attachment.chatkit_id] = self.attachment_view(request, attachment)
         feedback: dict[str, list[FeedbackView]] = {}

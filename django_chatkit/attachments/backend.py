@@ -72,7 +72,8 @@ from django_chatkit.conf import conf
 from django_chatkit.context import ChatKitContext
 from django_chatkit.db import run_db
 from django_chatkit.ids import new_id, require_findable
-from django_chatkit.models import Attachment, UploadState, owner_filter
+from django_chatkit.managers import Owner
+from django_chatkit.models import Attachment, UploadState
 from django_chatkit.ratelimit import check_upload_rate_limit
 
 __all__ = [
@@ -173,7 +174,7 @@ class DjangoAttachmentStore(AttachmentStore[ChatKitContext]):
         declared size over the limit (413) or a type off the allow-list (415); then
         counts one upload against ``CHATKIT_UPLOAD_RATE_LIMIT`` (``RateLimited``, 429).
         """
-        owner = owner_filter(context)
+        owner = Owner.of(context)
         request = context.request
         name = display_name(input.name)
         mime_type = _allowed_type(normalize_mime_type(input.mime_type))
@@ -193,7 +194,7 @@ class DjangoAttachmentStore(AttachmentStore[ChatKitContext]):
         def create() -> ck.Attachment:
             with transaction.atomic():
                 row = Attachment.objects.create(
-                    **owner,
+                    **owner.columns(),
                     chatkit_id=attachment_id,
                     type="image" if mime_type in IMAGE_TYPES else "file",
                     name=name,
@@ -310,7 +311,7 @@ class DjangoAttachmentStore(AttachmentStore[ChatKitContext]):
         (``RateLimited``, 429) once the declared type is allowed, before the bytes are
         checked. The caller saves the result with ``Store.save_attachment``.
         """
-        owner = owner_filter(context)
+        owner = Owner.of(context)
         request = context.request
         display = display_name(name)
         declared = normalize_mime_type(mime_type)
@@ -332,7 +333,7 @@ class DjangoAttachmentStore(AttachmentStore[ChatKitContext]):
         def create() -> ck.Attachment:
             with transaction.atomic():
                 row = Attachment.objects.create(
-                    **owner,
+                    **owner.columns(),
                     chatkit_id=attachment_id,
                     type="image" if verified in IMAGE_TYPES else "file",
                     name=display,
@@ -359,12 +360,13 @@ class DjangoAttachmentStore(AttachmentStore[ChatKitContext]):
 
     async def read_bytes(self, attachment_id: str, context: ChatKitContext) -> bytes:
         """The bytes of the context's own, uploaded attachment (``NotFoundError`` else)."""
-        owner = owner_filter(context)
+        owner = Owner.of(context)
         require_findable(attachment=attachment_id)
 
         def read() -> bytes:
             row = (
-                Attachment.objects.filter(**owner, chatkit_id=attachment_id)
+                Attachment.objects.owned_by(owner)
+                .filter(chatkit_id=attachment_id)
                 .exclude(file_name="")
                 .exclude(upload_state__in=[UploadState.PENDING, UploadState.PRESIGNED])
                 .only("storage", "file_name")
@@ -387,12 +389,13 @@ class DjangoAttachmentStore(AttachmentStore[ChatKitContext]):
         """Delete the bytes of the context's own attachment (``NotFoundError`` for a
         missing or foreign id, before anything is touched). The SDK then deletes the row
         with ``Store.delete_attachment``."""
-        owner = owner_filter(context)
+        owner = Owner.of(context)
         require_findable(attachment=attachment_id)
 
         def delete() -> None:
             row = (
-                Attachment.objects.filter(**owner, chatkit_id=attachment_id)
+                Attachment.objects.owned_by(owner)
+                .filter(chatkit_id=attachment_id)
                 .only("pk", "storage", "file_name")
                 .first()
             )

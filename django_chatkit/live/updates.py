@@ -28,13 +28,13 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from chatkit import types as ck
 from django.db import transaction
-from django.utils import timezone
 
-from django_chatkit import signals
 from django_chatkit.context import ChatKitContext
 from django_chatkit.db import run_db
 from django_chatkit.ids import new_id
-from django_chatkit.models import Thread, ThreadItem
+from django_chatkit.models import Thread
+from django_chatkit.store.backend import ID_PREFIXES, DjangoStore
+from django_chatkit.store.items import announce_item, write_item
 
 logger = logging.getLogger("django_chatkit")
 
@@ -99,61 +99,52 @@ def notify_thread(thread: Thread) -> None:
     transaction.on_commit(partial(async_to_sync(anotify_thread), thread), robust=True)
 
 
-def _save_item(thread: Thread, item: ck.ThreadItem) -> ChatKitContext:
+def _write(thread: Thread, item: ck.ThreadItem) -> tuple[bool | None, ChatKitContext]:
     if item.thread_id != thread.chatkit_id:
         raise ValueError(f"Item {item.id} belongs to thread {item.thread_id}, not {thread}")
-    row = ThreadItem(thread=thread)
-    row.set_item(item)
-    with transaction.atomic():
-        row.save()
-        Thread.objects.filter(pk=thread.pk).update(updated_at=timezone.now())
+    with transaction.atomic():  # the item and the thread's last activity, or neither
+        created = write_item(thread.owner, thread.chatkit_id, item, add=True)
     # The item_saved signal gets the owner's context, as if the store had saved it.
-    return ChatKitContext(user=thread.user, scope=thread.scope)
+    return created, ChatKitContext(user=thread.user, scope=thread.scope)
+
+
+async def _announce(
+    thread: Thread,
+    item: ck.ThreadItem,
+    created: bool | None,
+    context: ChatKitContext,
+    notify: bool,
+) -> None:
+    await announce_item(DjangoStore, thread.chatkit_id, item, created, context)
+    if notify:
+        await anotify_thread(thread)
 
 
 def add_item(thread: Thread, item: ck.ThreadItem, *, notify: bool = True) -> ck.ThreadItem:
     """Add ``item`` to ``thread`` outside any ChatKit request, and tell open chats.
 
     The item must name the thread (``item.thread_id == thread.chatkit_id``) and have a
-    fresh id. Sends :data:`~django_chatkit.signals.item_saved` (``sender`` is
+    fresh id: it is written as ``DjangoStore.add_thread_item`` writes one (an id the
+    thread already has keeps the stored item, and a warning is logged). Sends
+    :data:`~django_chatkit.signals.item_saved` (``sender`` is
     :class:`~django_chatkit.store.DjangoStore`) and notifies after commit.
     """
-    from django_chatkit.store.backend import DjangoStore
-
-    context = _save_item(thread, item)
-
-    def committed() -> None:
-        signals.item_saved.send(
-            sender=DjangoStore,
-            thread_id=thread.chatkit_id,
-            item=item,
-            created=True,
-            context=context,
-        )
-        if notify:
-            async_to_sync(anotify_thread)(thread)
-
-    transaction.on_commit(committed, robust=True)
+    created, context = _write(thread, item)
+    transaction.on_commit(
+        partial(async_to_sync(_announce), thread, item, created, context, notify), robust=True
+    )
     return item
 
 
 async def aadd_item(thread: Thread, item: ck.ThreadItem, *, notify: bool = True) -> ck.ThreadItem:
     """Async :func:`add_item`."""
-    from django_chatkit.store.backend import DjangoStore
-
-    context = await run_db(_save_item, thread, item)
-    await signals.item_saved.asend(
-        sender=DjangoStore, thread_id=thread.chatkit_id, item=item, created=True, context=context
-    )
-    if notify:
-        await anotify_thread(thread)
+    created, context = await run_db(_write, thread, item)
+    await _announce(thread, item, created, context, notify)
     return item
 
 
 def assistant_message(thread: Thread, text: str) -> ck.AssistantMessageItem:
     """A new assistant message saying ``text`` in ``thread`` (not saved)."""
-    from django_chatkit.store.backend import ID_PREFIXES
-
     return ck.AssistantMessageItem(
         id=new_id(ID_PREFIXES["message"]),
         thread_id=thread.chatkit_id,

@@ -11,12 +11,14 @@ from django.utils import timezone
 
 from django_chatkit import signals
 from django_chatkit.db import run_db
-from django_chatkit.models import Feedback, FeedbackKind, Thread, ThreadItem
+from django_chatkit.managers import Owner
+from django_chatkit.models import Feedback, FeedbackKind, ThreadItem
+from django_chatkit.store.queries import thread_pk
 
 
 async def record_feedback(
     sender: type,
-    owner: dict[str, Any],
+    owner: Owner,
     thread_id: str,
     item_ids: list[str],
     kind: str,
@@ -30,28 +32,20 @@ async def record_feedback(
     )
 
 
-def save_feedback(
-    owner: dict[str, Any], thread_id: str, item_ids: list[str], kind: str
-) -> list[str]:
+def save_feedback(owner: Owner, thread_id: str, item_ids: list[str], kind: str) -> list[str]:
     """Record ``kind`` (positive/negative) by the owner on items of the owner's thread.
 
-    ``owner`` is :func:`django_chatkit.store.owner_filter` of the context. A thread or an
-    item that is missing or somebody else's raises ``NotFoundError``, and then nothing
-    is saved. Returns the ids of the items the feedback is on, each once.
+    ``owner`` is ``Owner.of(context)``. A thread or an item that is missing or somebody
+    else's raises ``NotFoundError``, and then nothing is saved. Returns the ids of the
+    items the feedback is on, each once. The only path that writes feedback rows.
     """
     if kind not in FeedbackKind.values:
         raise ValueError(f"Unknown feedback kind {kind!r}")
     wanted = list(dict.fromkeys(item_ids))
     with transaction.atomic():
-        thread_pk = (
-            Thread.objects.filter(**owner, chatkit_id=thread_id)
-            .values_list("pk", flat=True)
-            .first()
-        )
-        if thread_pk is None:
-            raise NotFoundError(f"Thread {thread_id} not found")
+        pk = thread_pk(owner, thread_id)
         found = set(
-            ThreadItem.objects.filter(thread_id=thread_pk, chatkit_id__in=wanted).values_list(
+            ThreadItem.objects.filter(thread_id=pk, chatkit_id__in=wanted).values_list(
                 "chatkit_id", flat=True
             )
         )
@@ -62,8 +56,8 @@ def save_feedback(
         Feedback.objects.bulk_create(
             [
                 Feedback(
-                    user_id=owner["user_id"],
-                    thread_id=thread_pk,
+                    user_id=owner.user_id,
+                    thread_id=pk,
                     item_chatkit_id=item_id,
                     kind=kind,
                     created_at=now,
