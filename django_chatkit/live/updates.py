@@ -35,6 +35,7 @@ from django_chatkit.context import ChatKitContext
 from django_chatkit.db import run_db
 from django_chatkit.ids import new_id
 from django_chatkit.models import Thread, ThreadItem
+from django_chatkit.store.backend import ID_PREFIXES, DjangoStore
 
 logger = logging.getLogger("django_chatkit")
 
@@ -118,8 +119,6 @@ def add_item(thread: Thread, item: ck.ThreadItem, *, notify: bool = True) -> ck.
     fresh id. Sends :data:`~django_chatkit.signals.item_saved` (``sender`` is
     :class:`~django_chatkit.store.DjangoStore`) and notifies after commit.
     """
-    from django_chatkit.store.backend import DjangoStore
-
     context = _save_item(thread, item)
 
     def committed() -> None:
@@ -139,8 +138,6 @@ def add_item(thread: Thread, item: ck.ThreadItem, *, notify: bool = True) -> ck.
 
 async def aadd_item(thread: Thread, item: ck.ThreadItem, *, notify: bool = True) -> ck.ThreadItem:
     """Async :func:`add_item`."""
-    from django_chatkit.store.backend import DjangoStore
-
     context = await run_db(_save_item, thread, item)
     await signals.item_saved.asend(
         sender=DjangoStore, thread_id=thread.chatkit_id, item=item, created=True, context=context
@@ -152,8 +149,6 @@ async def aadd_item(thread: Thread, item: ck.ThreadItem, *, notify: bool = True)
 
 def assistant_message(thread: Thread, text: str) -> ck.AssistantMessageItem:
     """A new assistant message saying ``text`` in ``thread`` (not saved)."""
-    from django_chatkit.store.backend import ID_PREFIXES
-
     return ck.AssistantMessageItem(
         id=new_id(ID_PREFIXES["message"]),
         thread_id=thread.chatkit_id,
