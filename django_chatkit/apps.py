@@ -9,9 +9,4 @@ class DjangoChatKitConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django.core.signals import setting_changed
-
-        from django_chatkit import checks  # noqa: F401  (registers the system checks)
-        from django_chatkit.conf import clear_caches
-
-        setting_changed.connect(clear_caches, dispatch_uid="django_chatkit.clear_caches")
+        from django_chatkit import checks  # noqa: F401  (registers the checks; imports models)

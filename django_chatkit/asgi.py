@@ -42,7 +42,7 @@ from asgiref.sync import sync_to_async
 from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, Scope
 from django.conf import settings
 from django.contrib import auth
-from django.core.exceptions import DisallowedHost, RequestAborted
+from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.handlers.base import BaseHandler
 from django.core.signals import setting_changed
@@ -55,8 +55,8 @@ from django.utils.log import log_response
 from django.utils.module_loading import import_string
 
 from django_chatkit.db import run_db
-from django_chatkit.exceptions import error_response, failure_response
-from django_chatkit.views.endpoint import LEAN_ATTRIBUTE, AttachmentUploadView, ChatKitView
+from django_chatkit.exceptions import failure_response
+from django_chatkit.views import LEAN_ATTRIBUTE, AttachmentUploadView, ChatKitView
 
 __all__ = ["ChatKitRouter"]
 
@@ -162,10 +162,7 @@ class ChatKitRouter(ASGIHandler):
         setattr(request, LEAN_ATTRIBUTE, True)
 
         async def respond() -> HttpResponse:
-            try:
-                response = await self.get_response_async(request)
-            except Exception as exc:  # the view answers its own errors: this is ours
-                response = failure_response(exc, "ChatKit lean path failed")
+            response = await self.get_response_async(request)
             with contextlib.suppress(asyncio.CancelledError):  # the client went away
                 await self.send_response(response, send)
             return response
@@ -186,9 +183,13 @@ class ChatKitRouter(ASGIHandler):
         body_file.close()
 
     async def get_response_async(self, request: HttpRequest) -> HttpResponse:
-        """The view's response; an answer of 400 or more logged as Django's handler logs
-        it (``django.request``, whose errors a project may mail to its admins)."""
-        response = await self.view_response(request)
+        """The view's response (the view answers its own errors, this path's as it
+        would); an answer of 400 or more logged as Django's handler logs it
+        (``django.request``, whose errors a project may mail to its admins)."""
+        try:
+            response = await self.view_response(request)
+        except Exception as exc:  # a Host not allowed (400), or a fault of this path (500)
+            response = failure_response(exc, "ChatKit lean path failed")
         if response.status_code >= 400:
             await sync_to_async(log_response, thread_sensitive=False)(
                 "%s: %s", response.reason_phrase, request.path, response=response, request=request
@@ -197,10 +198,7 @@ class ChatKitRouter(ASGIHandler):
 
     async def view_response(self, request: HttpRequest) -> HttpResponse:
         """What the skipped middleware would have given the view, then the view."""
-        try:
-            request.get_host()  # ALLOWED_HOSTS, as CommonMiddleware checks it
-        except DisallowedHost as exc:
-            return error_response(400, "invalid_host", str(exc))
+        request.get_host()  # ALLOWED_HOSTS, as CommonMiddleware checks it: DisallowedHost
         engine = import_string(settings.SESSION_ENGINE)
         request.session = engine.SessionStore(request.COOKIES.get(settings.SESSION_COOKIE_NAME))
         request.user = SimpleLazyObject(lambda: auth.get_user(request))

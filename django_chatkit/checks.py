@@ -23,16 +23,17 @@
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
-from chatkit.server import ChatKitServer
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.core.files.storage import storages
 from django.urls import NoReverseMatch, reverse
-from django.utils.module_loading import import_string
 
+from django_chatkit.attachments.files import is_s3
 from django_chatkit.conf import conf
+from django_chatkit.exceptions import ServerSettingError
+from django_chatkit.server import import_server_class
 
 SQLITE_HINT = (
     'Set OPTIONS = {"init_command": "PRAGMA journal_mode=WAL;", '
@@ -41,47 +42,23 @@ SQLITE_HINT = (
 )
 
 
+SERVER_HINTS = {
+    "django_chatkit.E001": "Subclass django_chatkit.server.DjangoChatKitServer, implement "
+    "respond() and set CHATKIT_SERVER to the dotted path of the subclass.",
+    "django_chatkit.E002": "Check the dotted path and that its module imports without errors.",
+    "django_chatkit.E003": "Subclass django_chatkit.server.DjangoChatKitServer.",
+    "django_chatkit.E004": "Implement respond() (and any other abstract method) in the class, "
+    "or name a concrete subclass.",
+}
+
+
 @register()
 def check_server(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    path = conf.CHATKIT_SERVER
-    if not path:
-        return [
-            Error(
-                "CHATKIT_SERVER is not set.",
-                hint="Set CHATKIT_SERVER to the dotted path of your ChatKitServer subclass, "
-                "e.g. 'myproject.chat.MyServer' (subclass django_chatkit.server."
-                "DjangoChatKitServer and implement respond()).",
-                id="django_chatkit.E001",
-            )
-        ]
+    """E001 to E004: what :func:`~django_chatkit.server.import_server_class` refuses."""
     try:
-        server_class = import_string(path)
-    except Exception as exc:  # ImportError, or any error raised by the module itself
-        return [
-            Error(
-                f"CHATKIT_SERVER = {path!r} cannot be imported: {exc!r}",
-                hint="Check the dotted path and that its module imports without errors.",
-                id="django_chatkit.E002",
-            )
-        ]
-    if not (isinstance(server_class, type) and issubclass(server_class, ChatKitServer)):
-        return [
-            Error(
-                f"CHATKIT_SERVER = {path!r} is not a ChatKitServer subclass.",
-                hint="Subclass django_chatkit.server.DjangoChatKitServer.",
-                id="django_chatkit.E003",
-            )
-        ]
-    if inspect.isabstract(server_class):
-        missing = ", ".join(sorted(getattr(server_class, "__abstractmethods__", ())))
-        return [
-            Error(
-                f"CHATKIT_SERVER = {path!r} is abstract: implement {missing}.",
-                hint="Implement respond() (and any other abstract method) in the class, "
-                "or name a concrete subclass.",
-                id="django_chatkit.E004",
-            )
-        ]
+        import_server_class(conf.CHATKIT_SERVER)
+    except ServerSettingError as exc:
+        return [Error(str(exc), hint=SERVER_HINTS[exc.check_id], id=exc.check_id)]
     return []
 
 
@@ -266,11 +243,7 @@ def check_attachments(app_configs: Any = None, **kwargs: Any) -> list[CheckMessa
             )
         )
     elif conf.CHATKIT_S3_PRESIGNED_UPLOADS:
-        from django_chatkit.attachments.files import is_s3
-
         try:
-            from django.core.files.storage import storages
-
             s3 = is_s3(storages[alias])
         except Exception:
             s3 = False

@@ -1,9 +1,9 @@
 """Settings of django_chatkit.
 
 Every setting is a flat ``CHATKIT_*`` name in the project's settings module and is read
-through :data:`conf` on every access, so ``override_settings`` works everywhere. Values
-derived from a setting (the imported server class) are cached and cleared when the
-setting changes.
+through :data:`conf` on every access, so ``override_settings`` works everywhere. A value
+derived from a setting and cached (the server instance, compiled SQL) is forgotten by a
+``setting_changed`` receiver beside its cache: this module imports nothing of the package.
 """
 
 from __future__ import annotations
@@ -210,15 +210,3 @@ def parse_rate(value: Any) -> tuple[int, int] | None:
     if count < 1 or seconds < 1:
         raise ValueError(f"{value!r}: count and seconds must be at least 1")
     return count, seconds
-
-
-def clear_caches(*, setting: str, **kwargs: Any) -> None:
-    """``setting_changed`` receiver: forget what was derived from a changed setting."""
-    if setting == "DATABASES":
-        from django_chatkit.store.statements import clear_compiled
-
-        clear_compiled()
-    if setting == "CHATKIT_SERVER":
-        from django_chatkit.server import get_server
-
-        get_server.cache_clear()

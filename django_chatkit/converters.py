@@ -28,9 +28,10 @@ from openai.types.responses import (
     ResponseInputTextParam,
 )
 
-from django_chatkit.attachments.backend import AttachmentRejected, DjangoAttachmentStore
+from django_chatkit.attachments.backend import DjangoAttachmentStore
 from django_chatkit.attachments.sniff import IMAGE_TYPES, is_text_type
 from django_chatkit.context import ChatKitContext
+from django_chatkit.exceptions import AttachmentRejected
 
 
 def data_url(mime_type: str, data: bytes) -> str:

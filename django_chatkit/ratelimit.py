@@ -5,8 +5,8 @@ Fixed windows counted in Django's cache (``CHATKIT_RATE_LIMIT_CACHE``): the wind
 ``seconds`` a request falls in has one counter per limit and user, created with
 ``add()`` and raised with ``incr()``, both atomic in Redis, Memcached and the database
 cache, so every worker process shares the count. A request over a limit raises
-:class:`RateLimited`, answered ``429`` with ``Retry-After`` (seconds until the window
-ends) and counted no further.
+:class:`~django_chatkit.exceptions.RateLimited`, answered ``429`` with ``Retry-After``
+(seconds until the window ends) and counted no further.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 from django.core.cache import caches
 
 from django_chatkit.conf import conf
+from django_chatkit.exceptions import RateLimited
 
 #: The clock the windows are cut from (seconds since the epoch; tests fix it).
 wall_clock: Callable[[], float] = time.time
@@ -27,34 +28,19 @@ KEY_PREFIX = "django_chatkit:rate"
 UPLOAD_KEY_PREFIX = "django_chatkit:rate:uploads"
 
 
-class RateLimited(Exception):
-    """The user sent more than a limit allows; retry in ``retry_after`` seconds."""
-
-    status = 429
-    code = "rate_limited"
-
-    def __init__(self, count: int, seconds: int, retry_after: int, what: str = "messages") -> None:
-        super().__init__(
-            f"Too many {what}: at most {count} per {_period(seconds)}. "
-            f"Try again in {retry_after} seconds."
-        )
-        self.retry_after = retry_after
-        self.headers = {"Retry-After": str(retry_after)}
-
-
 def _period(seconds: int) -> str:
     names = {1: "second", 60: "minute", 3600: "hour", 86400: "day"}
     return names.get(seconds, f"{seconds} seconds")
 
 
 async def check_rate_limit(user: Any, now: float | None = None) -> None:
-    """Count one request of ``user`` that starts a response; raise :class:`RateLimited`
+    """Count one request of ``user`` that starts a response; raise ``RateLimited``
     once over ``CHATKIT_RATE_LIMIT``. Does nothing without the setting or a user id."""
     await _count(conf.CHATKIT_RATE_LIMIT, KEY_PREFIX, "messages", user, now)
 
 
 async def check_upload_rate_limit(user: Any, now: float | None = None) -> None:
-    """Count one attachment upload of ``user``; raise :class:`RateLimited` once over
+    """Count one attachment upload of ``user``; raise ``RateLimited`` once over
     ``CHATKIT_UPLOAD_RATE_LIMIT``. Does nothing without the setting or a user id."""
     await _count(conf.CHATKIT_UPLOAD_RATE_LIMIT, UPLOAD_KEY_PREFIX, "uploads", user, now)
 
@@ -79,4 +65,8 @@ async def _count(
         used = 1
     if used > count:
         retry_after = max(1, math.ceil((window + 1) * seconds - now))
-        raise RateLimited(count, seconds, retry_after, what)
+        raise RateLimited(
+            f"Too many {what}: at most {count} per {_period(seconds)}. "
+            f"Try again in {retry_after} seconds.",
+            retry_after=retry_after,
+        )

@@ -11,12 +11,20 @@ from chatkit import types as ck
 from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
 from chatkit.store import AttachmentStore, Store
 from chatkit.types import FeedbackKind
-from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.utils.module_loading import import_string
 from pydantic import BaseModel, TypeAdapter
 
+from django_chatkit import handoff
+from django_chatkit.attachments.backend import DjangoAttachmentStore
 from django_chatkit.conf import conf
 from django_chatkit.context import ChatKitContext
+from django_chatkit.exceptions import ServerSettingError, ThreadNotActive
+from django_chatkit.ids import require_findable
+from django_chatkit.managers import Owner
+from django_chatkit.store.backend import DjangoStore
+from django_chatkit.store.feedback import record_feedback
 
 
 class DjangoChatKitServer(ChatKitServer[ChatKitContext]):
@@ -37,15 +45,10 @@ class DjangoChatKitServer(ChatKitServer[ChatKitContext]):
         store: Store[ChatKitContext] | None = None,
         attachment_store: AttachmentStore[ChatKitContext] | None = None,
     ) -> None:
-        if store is None:
-            from django_chatkit.store.backend import DjangoStore
-
-            store = DjangoStore()
-        if attachment_store is None:
-            from django_chatkit.attachments.backend import DjangoAttachmentStore
-
-            attachment_store = DjangoAttachmentStore()
-        super().__init__(store, attachment_store)
+        super().__init__(
+            DjangoStore() if store is None else store,
+            DjangoAttachmentStore() if attachment_store is None else attachment_store,
+        )
 
     async def add_feedback(
         self,
@@ -60,10 +63,6 @@ class DjangoChatKitServer(ChatKitServer[ChatKitContext]):
         ``NotFoundError`` (404) and saves nothing. Once saved, sends
         ``django_chatkit.signals.feedback_saved``.
         """
-        from django_chatkit.ids import require_findable
-        from django_chatkit.managers import Owner
-        from django_chatkit.store.feedback import record_feedback
-
         owner = Owner.of(context)
         require_findable(thread=thread_id)  # a NUL would fail in PostgreSQL: 404 instead
         for item_id in item_ids:
@@ -85,8 +84,6 @@ class DjangoChatKitServer(ChatKitServer[ChatKitContext]):
             thread = await self.store.load_thread(parsed.params.thread_id, context)
             if await self.is_handled_by_human(thread, context):
                 if isinstance(parsed, ck.ThreadsRetryAfterItemReq):
-                    from django_chatkit.views.preflight import ThreadNotActive
-
                     raise ThreadNotActive(f"Thread {thread.id} is handled by a human")
                 return await _dispatch(_HumanHandledServer(self), parsed, context)
         return await _dispatch(self, parsed, context)
@@ -94,9 +91,7 @@ class DjangoChatKitServer(ChatKitServer[ChatKitContext]):
     async def is_handled_by_human(self, thread: ck.ThreadMetadata, context: ChatKitContext) -> bool:
         """Whether staff handle ``thread`` (its ``handled_by_human`` metadata, set by the
         store from ``Thread.handled_by_human``). Override to decide otherwise."""
-        from django_chatkit.handoff import is_handled_by_human
-
-        return is_handled_by_human(thread)
+        return handoff.is_handled_by_human(thread)
 
     async def respond_handled_by_human(
         self,
@@ -181,31 +176,43 @@ async def _dispatch(
 def import_server_class(path: str | None) -> type[ChatKitServer[ChatKitContext]]:
     """Import the class named by ``CHATKIT_SERVER``; every error names the setting.
 
-    The same problems as the system checks ``E001`` to ``E004``, raised as
-    ``ImproperlyConfigured`` for servers that run no checks (daphne, uvicorn).
+    Raises :class:`ServerSettingError` (an ``ImproperlyConfigured``): the problems the
+    system checks ``E001`` to ``E004`` report (:func:`django_chatkit.checks.check_server`
+    calls this), raised for servers that run no checks (daphne, uvicorn).
     """
     if not path:
-        raise ImproperlyConfigured(
+        raise ServerSettingError(
             "CHATKIT_SERVER is not set: name your ChatKitServer subclass, "
-            "e.g. CHATKIT_SERVER = 'myproject.chat.MyServer'."
+            "e.g. CHATKIT_SERVER = 'myproject.chat.MyServer'.",
+            "django_chatkit.E001",
         )
     try:
         server_class = import_string(path)
     except Exception as exc:  # ImportError, or any error raised by the module itself
-        raise ImproperlyConfigured(
-            f"CHATKIT_SERVER = {path!r} could not be imported: {exc!r}"
+        raise ServerSettingError(
+            f"CHATKIT_SERVER = {path!r} could not be imported: {exc!r}", "django_chatkit.E002"
         ) from exc
     if not (isinstance(server_class, type) and issubclass(server_class, ChatKitServer)):
-        raise ImproperlyConfigured(
-            f"CHATKIT_SERVER = {path!r} is not a subclass of chatkit.server.ChatKitServer."
+        raise ServerSettingError(
+            f"CHATKIT_SERVER = {path!r} is not a subclass of chatkit.server.ChatKitServer.",
+            "django_chatkit.E003",
         )
     if inspect.isabstract(server_class):
         missing = ", ".join(sorted(server_class.__abstractmethods__))
-        raise ImproperlyConfigured(f"CHATKIT_SERVER = {path!r} is abstract: implement {missing}.")
+        raise ServerSettingError(
+            f"CHATKIT_SERVER = {path!r} is abstract: implement {missing}.", "django_chatkit.E004"
+        )
     return server_class
 
 
 @cache
 def get_server() -> ChatKitServer[ChatKitContext]:
-    """The project's server, created once per process (cleared when the setting changes)."""
+    """The project's server, created once per process (forgotten when the setting changes)."""
     return import_server_class(conf.CHATKIT_SERVER)()
+
+
+@receiver(setting_changed, dispatch_uid="django_chatkit.server.get_server")
+def forget_server(*, setting: str, **kwargs: Any) -> None:
+    """``setting_changed`` receiver: a new ``CHATKIT_SERVER`` means a new server."""
+    if setting == "CHATKIT_SERVER":
+        get_server.cache_clear()

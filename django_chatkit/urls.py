@@ -5,7 +5,7 @@ The ChatKit protocol endpoint is the root of the include.
 
 from django.urls import path
 
-from django_chatkit.views.endpoint import (
+from django_chatkit.views import (
     AttachmentFileView,
     AttachmentUploadURLView,
     AttachmentUploadView,

@@ -1,8 +1,10 @@
 """``tests.asgi`` plus ``get_server()``, as the README's ``asgi.py`` has it: a wrong
 ``CHATKIT_SERVER`` stops the server at startup instead of failing every request."""
 
+from tests.asgi import application  # sets Django up: before code that imports models
+
+# isort: split
 from django_chatkit.server import get_server
-from tests.asgi import application
 
 get_server()
 

@@ -52,7 +52,10 @@ def test_e001_server_not_set(settings: Any, unset: bool) -> None:
         settings.CHATKIT_SERVER = ""
     [error] = check_server()
     assert error.id == "django_chatkit.E001"
-    assert error.msg == "CHATKIT_SERVER is not set."
+    assert error.msg == (
+        "CHATKIT_SERVER is not set: name your ChatKitServer subclass, "
+        "e.g. CHATKIT_SERVER = 'myproject.chat.MyServer'."
+    )
     assert "DjangoChatKitServer" in error.hint
 
 
@@ -69,7 +72,7 @@ def test_e002_server_not_importable(settings: Any, path: str, reason: str) -> No
     settings.CHATKIT_SERVER = path
     [error] = check_server()
     assert error.id == "django_chatkit.E002"
-    assert error.msg.startswith(f"CHATKIT_SERVER = {path!r} cannot be imported: ")
+    assert error.msg.startswith(f"CHATKIT_SERVER = {path!r} could not be imported: ")
     assert reason in error.msg
 
 
@@ -78,7 +81,9 @@ def test_e003_not_a_server_class(settings: Any, path: str) -> None:
     settings.CHATKIT_SERVER = path
     [error] = check_server()
     assert error.id == "django_chatkit.E003"
-    assert error.msg == f"CHATKIT_SERVER = {path!r} is not a ChatKitServer subclass."
+    assert error.msg == (
+        f"CHATKIT_SERVER = {path!r} is not a subclass of chatkit.server.ChatKitServer."
+    )
 
 
 def test_e004_abstract_server(settings: Any) -> None:

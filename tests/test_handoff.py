@@ -17,10 +17,10 @@ from django.test import Client
 from django.urls import reverse
 
 from django_chatkit.context import ChatKitContext
+from django_chatkit.exceptions import ThreadNotActive
 from django_chatkit.handoff import is_handled_by_human, set_handled_by_human
 from django_chatkit.models import Thread, ThreadItem
 from django_chatkit.store import DjangoStore
-from django_chatkit.views.preflight import ThreadNotActive
 from tests.admin_factories import make_thread, make_user
 from tests.protocol import add_message, new_thread
 from tests.servers import ScriptedServer

@@ -13,8 +13,9 @@ from django.core.cache import caches
 from django.test import AsyncClient
 
 from django_chatkit import ratelimit
+from django_chatkit.exceptions import RateLimited
 from django_chatkit.models import Thread
-from django_chatkit.ratelimit import RateLimited, check_rate_limit
+from django_chatkit.ratelimit import check_rate_limit
 
 from .live import LiveServer, live_client
 from .protocol import add_message, new_thread, parse_sse

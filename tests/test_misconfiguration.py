@@ -141,4 +141,5 @@ def test_get_server_in_asgi_py_stops_the_server_at_startup(kind: str, tmp_path) 
     finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert finished.returncode != 0
     output = finished.stdout + finished.stderr
-    assert f"django.core.exceptions.ImproperlyConfigured: {NOT_IMPORTABLE}" in output
+    # ServerSettingError is the ImproperlyConfigured that names the setting's check.
+    assert f"django_chatkit.exceptions.ServerSettingError: {NOT_IMPORTABLE}" in output

@@ -1,11 +1,11 @@
 """The error table of docs/endpoint.rst lists every JSON error the app answers, and only those.
 
-The codes are collected from the source of ``django_chatkit/``: every call or tuple with
-an HTTP error status followed by a code (``error_response(404, "not_found", ...)``,
-``AttachmentRejected(403, "upload_url_used", ...)``, a mapping's ``(413,
-"request_too_large", ...)``), and every class that declares both (``RateLimited.status``
-/ ``.code``). A row of the page's ``list-table`` (status, then the codes) may name
-several codes of one status (````a`` / ``b````).
+The codes are collected from the source of ``django_chatkit/``: every class that declares
+both an HTTP error status and a code (``ChatKitError`` subclasses:
+``RateLimited.status_code`` / ``.code``), every call or tuple with a status followed by a
+code (``answer(404, "not_found", ...)``, a mapping's ``(413, "request_too_large", ...)``)
+and every error body written as a dict. A row of the page's ``list-table`` (status, then the
+codes) may name several codes of one status (````a`` / ``b````).
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ def errors_in(tree: ast.AST) -> set[tuple[int, str]]:
                 for target in statement.targets
                 if isinstance(target, ast.Name)
             }
-            status, code = attributes.get("status"), attributes.get("code")
+            status = attributes.get("status_code", attributes.get("status"))
+            code = attributes.get("code")
             if status is not None and code is not None and is_status(status) and is_code(code):
                 found.add((status.value, code.value))
     return found
@@ -87,15 +88,19 @@ def errors_in_docs() -> set[tuple[int, str]]:
 
 def test_the_collector_finds_each_way_of_answering_an_error():
     source = """
-error_response(404, "not_found", "Not found.")
+answer(404, "not_found", "Not found.")
 JsonResponse({"error": "not_authenticated", "message": "Log in."}, status=401)
 raise AttachmentRejected(403, "upload_url_used", "Used.")
 ANSWERS = {TooBig: (413, "request_too_large", "Too large.")}
 answer(exc.status, exc.code, "dynamic: not a literal")
 
-class Limited(Exception):
-    status = 429
+class Limited(ChatKitError):
+    status_code = 429
     code = "rate_limited"
+
+class Old(Exception):
+    status = 415
+    code = "unsupported_attachment_type"
 
 class NotAnError:
     status = 200
@@ -107,6 +112,7 @@ class NotAnError:
         (403, "upload_url_used"),
         (413, "request_too_large"),
         (429, "rate_limited"),
+        (415, "unsupported_attachment_type"),
     }
 
 

@@ -10,8 +10,9 @@ import pytest
 
 from django_chatkit.checks import check_rate_limit
 from django_chatkit.conf import conf
+from django_chatkit.exceptions import RateLimited
 from django_chatkit.models import Attachment
-from django_chatkit.ratelimit import RateLimited, check_upload_rate_limit
+from django_chatkit.ratelimit import check_upload_rate_limit
 from tests.attachment_samples import PDF, PNG, TEXT, create_request
 from tests.test_attachments import (
     call,

@@ -89,6 +89,17 @@ async def stream(client: AsyncClient, body: Any, url: str = URL, **extra: Any) -
     return parse_sse(b"".join([chunk async for chunk in response.streaming_content]))
 
 
+async def thread_with_an_answer(client: AsyncClient) -> tuple[str, str]:
+    """A new thread's id and its assistant message's."""
+    events = await stream(client, new_thread("echo hi"))
+    answer = next(
+        e["item"]["id"]
+        for e in events
+        if e["type"] == "thread.item.done" and e["item"]["type"] == "assistant_message"
+    )
+    return events[0]["thread"]["id"], answer
+
+
 def error(response: Any) -> tuple[int, dict[str, Any]]:
     assert response["Content-Type"] == "application/json"
     assert b"Traceback" not in response.content
@@ -250,13 +261,7 @@ async def test_inactive_thread_refuses_new_messages_with_409(
 
 
 async def test_retry_after_a_non_user_item_is_400(chat: AsyncClient) -> None:
-    events = await stream(chat, new_thread("echo hi"))
-    thread_id = events[0]["thread"]["id"]
-    answer = next(
-        e["item"]["id"]
-        for e in events
-        if e["type"] == "thread.item.done" and e["item"]["type"] == "assistant_message"
-    )
+    thread_id, answer = await thread_with_an_answer(chat)
     body = {
         "type": "threads.retry_after_item",
         "params": {"thread_id": thread_id, "item_id": answer},
@@ -286,6 +291,40 @@ async def test_unimplemented_operation_is_501(chat: AsyncClient) -> None:
     assert error(await post(chat, body)) == (
         501,
         {"error": "not_implemented", "message": "This server does not support input.transcribe."},
+    )
+
+
+@pytest.mark.parametrize(
+    ("audio", "reason"),
+    [
+        ("A", "Invalid base64-encoded string: number of data characters (1) cannot be 1 more"),
+        ("AAA", "Incorrect padding"),
+        ("\u0080", "string argument should contain only ASCII characters"),
+    ],
+)
+async def test_transcribing_audio_that_is_not_base64_is_400(
+    chat: AsyncClient, audio: str, reason: str
+) -> None:
+    body = {
+        "type": "input.transcribe",
+        "params": {"audio_base64": audio, "mime_type": "audio/webm"},
+    }
+    status, answer = error(await post(chat, body))
+    assert (status, answer["error"]) == (400, "invalid_request")
+    assert answer["message"].startswith(f"params.audio_base64 is not base64: {reason}")
+
+
+async def test_a_sync_action_sent_by_an_item_that_is_not_a_widget_is_400(
+    chat: AsyncClient,
+) -> None:
+    thread_id, answer = await thread_with_an_answer(chat)
+    body = {
+        "type": "threads.sync_custom_action",
+        "params": {"thread_id": thread_id, "item_id": answer, "action": {"type": "confirm"}},
+    }
+    assert error(await post(chat, body)) == (
+        400,
+        {"error": "invalid_request", "message": f"Item {answer} is not a widget"},
     )
 
 

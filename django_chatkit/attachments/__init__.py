@@ -5,10 +5,9 @@
 """
 
 from django_chatkit.attachments.backend import (
-    AttachmentRejected,
     DjangoAttachmentStore,
     composer_attachments,
     upload_strategy,
 )
 
-__all__ = ["AttachmentRejected", "DjangoAttachmentStore", "composer_attachments", "upload_strategy"]
+__all__ = ["DjangoAttachmentStore", "composer_attachments", "upload_strategy"]

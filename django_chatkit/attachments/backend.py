@@ -34,7 +34,6 @@ from typing import IO, Any
 from asgiref.sync import sync_to_async
 from chatkit import types as ck
 from chatkit.store import AttachmentStore, NotFoundError
-from django.core import signing
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import Storage, storages
 from django.db import transaction
@@ -44,7 +43,6 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
 from django_chatkit.attachments.files import (
-    AttachmentRejected,
     absolute_url,
     check_upload,
     completed,
@@ -58,7 +56,6 @@ from django_chatkit.attachments.files import (
     refresh_attachment,
     save_file,
     too_large,
-    unsupported_type,
     upload_url,
 )
 from django_chatkit.attachments.sniff import (
@@ -71,13 +68,18 @@ from django_chatkit.attachments.sniff import (
 from django_chatkit.conf import conf
 from django_chatkit.context import ChatKitContext
 from django_chatkit.db import run_db
+from django_chatkit.exceptions import (
+    AttachmentRejected,
+    UnsupportedAttachmentType,
+    UploadForbidden,
+    UploadURLUsed,
+)
 from django_chatkit.ids import new_id, require_findable
 from django_chatkit.managers import Owner
 from django_chatkit.models import Attachment, UploadState
 from django_chatkit.ratelimit import check_upload_rate_limit
 
 __all__ = [
-    "AttachmentRejected",
     "DjangoAttachmentStore",
     "composer_attachments",
     "upload_strategy",
@@ -117,7 +119,9 @@ def composer_attachments() -> dict[str, Any]:
 
 def _allowed_type(mime_type: str) -> str:
     if not is_allowed(mime_type, conf.CHATKIT_ATTACHMENT_ALLOWED_TYPES):
-        raise unsupported_type(f"Files of type {mime_type or 'unknown'} cannot be attached.")
+        raise UnsupportedAttachmentType(
+            f"Files of type {mime_type or 'unknown'} cannot be attached."
+        )
     return mime_type
 
 
@@ -181,7 +185,7 @@ class DjangoAttachmentStore(AttachmentStore[ChatKitContext]):
         if input.size > conf.CHATKIT_ATTACHMENT_MAX_BYTES:
             raise too_large(input.size)
         if input.size < 0:
-            raise AttachmentRejected(400, "invalid_request", "The size cannot be negative.")
+            raise AttachmentRejected("The size cannot be negative.")
         await check_upload_rate_limit(context.user)  # last: a refused request is not counted
         alias = self.storage_alias
         storage = storages[alias]
@@ -239,16 +243,7 @@ class DjangoAttachmentStore(AttachmentStore[ChatKitContext]):
         upload that succeeds (a refused file leaves the URL usable until it expires). A
         request logged in as somebody else than the owner is refused.
         """
-        try:
-            pk, nonce = read_upload_token(token)
-        except signing.SignatureExpired:
-            raise AttachmentRejected(
-                403, "upload_url_expired", "This upload URL has expired."
-            ) from None
-        except (signing.BadSignature, KeyError, TypeError, ValueError):
-            raise AttachmentRejected(
-                403, "invalid_upload_url", "This upload URL is not valid."
-            ) from None
+        pk, nonce = read_upload_token(token)  # UploadURLExpired, InvalidUploadURL (403)
         row = await run_db(
             lambda: Attachment.objects.filter(pk=pk, chatkit_id=attachment_id).first()
         )
@@ -257,13 +252,11 @@ class DjangoAttachmentStore(AttachmentStore[ChatKitContext]):
         if request is not None:
             user = await request.auser()
             if user.is_authenticated and user.pk != row.user_id:
-                raise AttachmentRejected(
-                    403, "forbidden", "This upload URL belongs to another user."
-                )
+                raise UploadForbidden()
         if row.upload_state != UploadState.PENDING or not constant_time_compare(
             row.upload_nonce, nonce
         ):
-            raise AttachmentRejected(403, "upload_url_used", "This upload URL has been used.")
+            raise UploadURLUsed()
 
         storage = storages[row.storage]
 
@@ -290,7 +283,7 @@ class DjangoAttachmentStore(AttachmentStore[ChatKitContext]):
 
         if not await run_db(commit):  # a concurrent upload with the same URL won
             await sync_to_async(storage.delete, thread_sensitive=False)(stored)
-            raise AttachmentRejected(403, "upload_url_used", "This upload URL has been used.")
+            raise UploadURLUsed()
         return refresh_attachment(attachment, request)
 
     # direct ----------------------------------------------------------------------------

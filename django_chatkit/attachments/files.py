@@ -52,6 +52,15 @@ from django_chatkit.attachments.sniff import (
 )
 from django_chatkit.conf import conf
 from django_chatkit.db import run_db
+from django_chatkit.exceptions import (
+    AttachmentRejected,
+    AttachmentTooLarge,
+    FileURLExpired,
+    InvalidFileURL,
+    InvalidUploadURL,
+    UnsupportedAttachmentType,
+    UploadURLExpired,
+)
 from django_chatkit.models import Attachment, UploadState
 
 logger = logging.getLogger("django_chatkit")
@@ -61,26 +70,9 @@ UPLOAD_SALT = "django_chatkit.attachments.upload"
 CHUNK_SIZE = 64 * 1024
 
 
-class AttachmentRejected(ValueError):
-    """An upload that breaks a rule: ``status`` is the HTTP answer (413, 415, ...)."""
-
-    headers: dict[str, str] = {}
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-
-
-def too_large(size: int | None = None) -> AttachmentRejected:
+def too_large(size: int | None = None) -> AttachmentTooLarge:
     limit = conf.CHATKIT_ATTACHMENT_MAX_BYTES
-    return AttachmentRejected(
-        413, "attachment_too_large", f"Attachments may be at most {limit} bytes."
-    )
-
-
-def unsupported_type(message: str) -> AttachmentRejected:
-    return AttachmentRejected(415, "unsupported_attachment_type", message)
+    return AttachmentTooLarge(f"Attachments may be at most {limit} bytes.")
 
 
 # paths and names ---------------------------------------------------------------------
@@ -151,10 +143,15 @@ def file_url(pk: int, request: HttpRequest | None) -> str:
 
 
 def read_file_token(token: str) -> int:
-    """The row pk of a file token; ``signing.BadSignature`` (or its subclass
-    ``SignatureExpired``) when forged or too old."""
-    data = signing.loads(token, salt=FILE_SALT, max_age=conf.CHATKIT_ATTACHMENT_URL_MAX_AGE)
-    return int(data["p"])
+    """The row pk of a file token; :class:`~django_chatkit.exceptions.FileURLExpired`
+    when too old, :class:`~django_chatkit.exceptions.InvalidFileURL` when forged (403)."""
+    try:
+        data = signing.loads(token, salt=FILE_SALT, max_age=conf.CHATKIT_ATTACHMENT_URL_MAX_AGE)
+        return int(data["p"])
+    except signing.SignatureExpired:
+        raise FileURLExpired() from None
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        raise InvalidFileURL() from None
 
 
 def upload_url(pk: int, attachment_id: str, nonce: str, request: HttpRequest | None) -> str:
@@ -167,8 +164,16 @@ def upload_url(pk: int, attachment_id: str, nonce: str, request: HttpRequest | N
 
 
 def read_upload_token(token: str) -> tuple[int, str]:
-    data = signing.loads(token, salt=UPLOAD_SALT, max_age=conf.CHATKIT_UPLOAD_URL_MAX_AGE)
-    return int(data["p"]), str(data["n"])
+    """The row pk and nonce of an upload token;
+    :class:`~django_chatkit.exceptions.UploadURLExpired` when too old,
+    :class:`~django_chatkit.exceptions.InvalidUploadURL` when forged (403)."""
+    try:
+        data = signing.loads(token, salt=UPLOAD_SALT, max_age=conf.CHATKIT_UPLOAD_URL_MAX_AGE)
+        return int(data["p"]), str(data["n"])
+    except signing.SignatureExpired:
+        raise UploadURLExpired() from None
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        raise InvalidUploadURL() from None
 
 
 def _resign(url: str, request: HttpRequest | None) -> str:
@@ -307,7 +312,7 @@ def check_upload(content: IO[bytes], size: int, declared: str) -> str:
     try:
         return verify_content(declared, head, complete=size <= len(head))
     except ContentMismatch as exc:
-        raise unsupported_type(str(exc)) from None
+        raise UnsupportedAttachmentType(str(exc)) from None
 
 
 async def stream(handle: IO[bytes]) -> AsyncIterator[bytes]:
@@ -356,7 +361,7 @@ def finalize_presigned(row: Attachment) -> Attachment:
         try:
             mime_type = verify_content(row.mime_type, head, complete=size <= len(head))
         except ContentMismatch as exc:
-            raise unsupported_type(str(exc)) from None
+            raise UnsupportedAttachmentType(str(exc)) from None
     except AttachmentRejected:
         for path in dict.fromkeys([name, staged]):
             storage.delete(path)

@@ -23,14 +23,14 @@ from http.cookiejar import CookieJar
 from typing import Any, Protocol
 
 from asgiref.sync import sync_to_async
-from chatkit import types as ck
 from chatkit.server import ChatKitServer, NonStreamingResult
 from chatkit.store import NotFoundError
 from django.db import connections
 from pydantic import ValidationError
 
+from django_chatkit.exceptions import ChatKitError
 from django_chatkit.server import parse_request, process_parsed
-from django_chatkit.views.preflight import ThreadNotActive, preflight
+from django_chatkit.views.preflight import preflight
 
 EventHandler = Callable[[dict[str, Any]], None]
 
@@ -103,8 +103,7 @@ class InProcessTransport:
         payload = json.dumps(body).encode()
         try:
             request = parse_request(payload)
-            if ck.is_streaming_req(request):
-                await preflight(self.server, request, self.context)
+            await preflight(self.server, request, self.context)
             result = await process_parsed(self.server, request, payload, self.context)
             if isinstance(result, NonStreamingResult):
                 return json.loads(result.json)
@@ -113,7 +112,7 @@ class InProcessTransport:
                 for event in parser.feed(chunk):
                     on_event(event)
             return None
-        except (NotFoundError, ThreadNotActive, ValidationError, ValueError) as exc:
+        except (NotFoundError, ChatKitError, ValidationError, ValueError) as exc:
             raise ChatError(str(exc)) from exc
         finally:
             # ORM calls made by tools ran in asgiref's executor thread: free its connection.

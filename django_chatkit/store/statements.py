@@ -16,9 +16,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.signals import setting_changed
 from django.db import connections
 from django.db.models import Expression, Field, Model, QuerySet
 from django.db.models.sql import InsertQuery, Query, UpdateQuery
+from django.dispatch import receiver
 
 
 class Param(Expression):
@@ -70,6 +72,13 @@ def clear_compiled() -> None:
     """Forget every compiled statement (``DATABASES`` changed)."""
     for statement in _statements:
         statement._compiled.clear()
+
+
+@receiver(setting_changed, dispatch_uid="django_chatkit.store.statements")
+def forget_compiled(*, setting: str, **kwargs: Any) -> None:
+    """``setting_changed`` receiver: other databases compile other SQL."""
+    if setting == "DATABASES":
+        clear_compiled()
 
 
 class Statement:
