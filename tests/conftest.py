@@ -5,12 +5,12 @@ from asgiref.sync import SyncToAsync
 from django.conf import settings
 from django.db import connections
 
-from tests.live import (  # noqa: F401  (real daphne/uvicorn servers)
+from tests.support.live import (  # noqa: F401  (real daphne/uvicorn servers)
     asgi_server,
     endpoint_server,
     live_settings,
 )
-from tests.s3 import moto_s3, s3  # noqa: F401  (an S3 server: moto on loopback)
+from tests.support.s3 import moto_s3, s3  # noqa: F401  (an S3 server: moto on loopback)
 
 
 def pytest_collection_modifyitems(config, items):

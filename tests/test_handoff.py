@@ -21,9 +21,9 @@ from django_chatkit.handoff import is_handled_by_human, set_handled_by_human
 from django_chatkit.models import Thread, ThreadItem
 from django_chatkit.store import DjangoStore
 from django_chatkit.views.preflight import ThreadNotActive
-from tests.admin_factories import make_thread, make_user
-from tests.protocol import add_message, new_thread
-from tests.servers import ScriptedServer
+from tests.support.factories import make_thread, make_user
+from tests.support.protocol import add_message, new_thread
+from tests.support.servers import ScriptedServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

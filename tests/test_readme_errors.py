@@ -15,8 +15,8 @@ import re
 from pathlib import Path
 
 import django_chatkit
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = Path(django_chatkit.__file__).parent
 TABLE_ROW = re.compile(r"^\| (\d{3}) \| (`[a-z_]+`(?: / `[a-z_]+`)*) \| .+ \|$", re.MULTILINE)
 

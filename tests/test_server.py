@@ -17,7 +17,7 @@ from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
 
 from django_chatkit.context import ChatKitContext
 from django_chatkit.server import parse_request
-from tests.servers import ScriptedServer
+from tests.support.servers import ScriptedServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,9 +1,0 @@
-"""``tests.asgi`` plus ``get_server()``, as the README's ``asgi.py`` has it: a wrong
-``CHATKIT_SERVER`` stops the server at startup instead of failing every request."""
-
-from django_chatkit.server import get_server
-from tests.asgi import application
-
-get_server()
-
-__all__ = ["application"]
