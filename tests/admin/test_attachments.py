@@ -31,17 +31,6 @@ CHANGELIST = "/admin/django_chatkit/attachment/"
 urlpatterns = [path("admin/", django_admin.site.urls)]  # no django_chatkit.urls mounted
 
 
-@pytest.fixture
-def staff_client(client, db):
-    client.force_login(make_user("viewer", staff=True, perms=("view_thread", "view_attachment")))
-    return client
-
-
-@pytest.fixture
-def alice(db):
-    return make_user("alice")
-
-
 def body(response) -> bytes:
     """All of a (possibly async) streaming response, closed properly afterwards."""
     content = response.streaming_content
@@ -60,11 +49,11 @@ def rows_of(html: str) -> list[str]:
 
 
 @pytest.mark.django_db
-def test_changelist_columns(staff_client, alice):
+def test_changelist_columns(viewer_client, alice):
     thread = make_thread(alice, "Holiday photos")
     make_attachment(alice, thread, f"beach {XSS}.png")
     make_attachment(alice, None, "notes.pdf", "application/pdf", b"%PDF-1.4 " + b"x" * 2000)
-    html = staff_client.get(CHANGELIST).content.decode()
+    html = viewer_client.get(CHANGELIST).content.decode()
     assert XSS not in html
     pdf, png = rows_of(html)  # newest first
     assert f"beach {XSS_ESCAPED}.png" in png
@@ -78,19 +67,19 @@ def test_changelist_columns(staff_client, alice):
 
 
 @pytest.mark.django_db
-def test_changelist_query_count_does_not_grow_with_rows(staff_client, alice):
+def test_changelist_query_count_does_not_grow_with_rows(viewer_client, alice):
     def fill(count: int) -> None:
         for index in range(count):
             make_attachment(alice, make_thread(alice, f"t{index}"), f"f{index}.png", data=b"x")
 
     fill(5)
     with CaptureQueriesContext(connection) as context:
-        response = staff_client.get(CHANGELIST)
+        response = viewer_client.get(CHANGELIST)
     five = len(context.captured_queries)
     assert len(rows_of(response.content.decode())) == 5
     fill(45)
     with CaptureQueriesContext(connection) as context:
-        response = staff_client.get(CHANGELIST)
+        response = viewer_client.get(CHANGELIST)
     fifty = len(context.captured_queries)
     assert len(rows_of(response.content.decode())) == 50
     assert fifty == five
@@ -98,11 +87,11 @@ def test_changelist_query_count_does_not_grow_with_rows(staff_client, alice):
 
 
 @pytest.mark.django_db(transaction=True)  # the signed file view reads in another thread
-def test_preview_and_download_links_are_signed_and_serve_the_bytes(staff_client, alice):
+def test_preview_and_download_links_are_signed_and_serve_the_bytes(viewer_client, alice):
     thread = make_thread(alice, "t")
     image = make_attachment(alice, thread, "photo.png")
     document = make_attachment(alice, thread, "report.pdf", "application/pdf", b"%PDF-1.4 hi")
-    html = staff_client.get(reverse("admin:django_chatkit_attachment_change", args=[image.pk]))
+    html = viewer_client.get(reverse("admin:django_chatkit_attachment_change", args=[image.pk]))
     html = html.content.decode()
     preview = re.search(r'<img class="ck-thumb" src="([^"]+)"', html).group(1)
     download = re.search(r'<a href="([^"]+)">Download</a>', html).group(1)
@@ -117,7 +106,7 @@ def test_preview_and_download_links_are_signed_and_serve_the_bytes(staff_client,
         assert body(response) == png_bytes()
         assert response["Content-Type"] == "image/png"
 
-    html = staff_client.get(reverse("admin:django_chatkit_attachment_change", args=[document.pk]))
+    html = viewer_client.get(reverse("admin:django_chatkit_attachment_change", args=[document.pk]))
     download = re.search(r'<a href="([^"]+)">Download</a>', html.content.decode()).group(1)
     response = client.get(download)
     assert response.status_code == 200
@@ -127,11 +116,11 @@ def test_preview_and_download_links_are_signed_and_serve_the_bytes(staff_client,
 
 
 @pytest.mark.django_db
-def test_transcript_shows_thumbnails_with_absolute_signed_links(staff_client, alice):
+def test_transcript_shows_thumbnails_with_absolute_signed_links(viewer_client, alice):
     thread = make_thread(alice, "t")
     image = make_attachment(alice, thread, "photo.png")
     add_items(thread, mixed_items(thread, "", [image])[:1])
-    html = staff_client.get(reverse("admin:django_chatkit_thread_change", args=[thread.pk]))
+    html = viewer_client.get(reverse("admin:django_chatkit_thread_change", args=[thread.pk]))
     assert re.search(
         r'<img class="ck-thumb" src="http://testserver/chatkit/attachments/files/[^"]+/"',
         html.content.decode(),
@@ -139,9 +128,9 @@ def test_transcript_shows_thumbnails_with_absolute_signed_links(staff_client, al
 
 
 @pytest.mark.django_db
-def test_detail_page_is_read_only(staff_client, alice):
+def test_detail_page_is_read_only(viewer_client, alice):
     attachment = make_attachment(alice, make_thread(alice, "t"), "photo.png")
-    client = staff_client
+    client = viewer_client
     response = client.get(reverse("admin:django_chatkit_attachment_change", args=[attachment.pk]))
     html = response.content.decode()
     assert response.status_code == 200
@@ -165,26 +154,26 @@ def test_deleting_an_attachment_deletes_its_file(client, alice, django_capture_o
 # Without django_chatkit.urls: the admin's own, permission-checked file view ---------------
 
 
-@pytest.mark.urls("tests.admin.test_attachments")
+@pytest.mark.urls(__name__)
 @pytest.mark.django_db
-def test_admin_file_view_when_the_public_urls_are_not_mounted(staff_client, alice):
+def test_admin_file_view_when_the_public_urls_are_not_mounted(viewer_client, alice):
     thread = make_thread(alice, "t")
     image = make_attachment(alice, thread, "photo.png")
     document = make_attachment(alice, thread, "page.html", "text/html", b"<script>x</script>")
     disguised = make_attachment(alice, thread, "evil.png", "image/svg+xml", b"<svg onload=x>")
     file_url = reverse("admin:django_chatkit_attachment_file", args=[image.pk])
 
-    html = staff_client.get(CHANGELIST).content.decode()
+    html = viewer_client.get(CHANGELIST).content.decode()
     assert f'<img class="ck-thumb" src="{file_url}?inline=1"' in html
     svg_url = reverse("admin:django_chatkit_attachment_file", args=[disguised.pk])
     assert f'src="{svg_url}' not in html  # no inline preview of SVG
 
-    response = staff_client.get(file_url + "?inline=1")
+    response = viewer_client.get(file_url + "?inline=1")
     assert response.status_code == 200 and response["Content-Type"] == "image/png"
     assert body(response) == png_bytes()
     for attachment in (document, disguised):
         url = reverse("admin:django_chatkit_attachment_file", args=[attachment.pk])
-        response = staff_client.get(url + "?inline=1")
+        response = viewer_client.get(url + "?inline=1")
         assert response["Content-Type"] == "application/octet-stream"
         assert response["Content-Disposition"].startswith("attachment")
         assert response["X-Content-Type-Options"] == "nosniff"
@@ -192,13 +181,13 @@ def test_admin_file_view_when_the_public_urls_are_not_mounted(staff_client, alic
         body(response)  # closes the file
 
     storages["default"].delete(image.file_name)
-    assert staff_client.get(file_url).status_code == 404
+    assert viewer_client.get(file_url).status_code == 404
     Attachment.objects.filter(pk=image.pk).update(file_name="")  # metadata only, no bytes
-    assert staff_client.get(file_url).status_code == 404
-    html = staff_client.get(reverse("admin:django_chatkit_attachment_change", args=[image.pk]))
+    assert viewer_client.get(file_url).status_code == 404
+    html = viewer_client.get(reverse("admin:django_chatkit_attachment_change", args=[image.pk]))
     assert "Download</a>" not in html.content.decode()
     assert (
-        staff_client.get(reverse("admin:django_chatkit_attachment_file", args=[0])).status_code
+        viewer_client.get(reverse("admin:django_chatkit_attachment_file", args=[0])).status_code
         == 404
     )
     assert Client().get(file_url).status_code == 302  # anonymous: to the login page

@@ -66,23 +66,6 @@ def thread_pks_in(html: str) -> list[int]:
 
 
 @pytest.fixture
-def alice(db):
-    return make_user("alice")
-
-
-@pytest.fixture
-def superuser_client(client, db):
-    client.force_login(make_user("root", superuser=True))
-    return client
-
-
-@pytest.fixture
-def viewer_client(client, db):
-    client.force_login(make_user("viewer", staff=True, perms=("view_thread", "view_attachment")))
-    return client
-
-
-@pytest.fixture
 def mixed_thread(alice):
     """A thread with one item of every type, script in all of their text."""
     thread = make_thread(alice, f"Parcel {XSS}")
@@ -631,7 +614,7 @@ custom_site.register(Thread, CompactThreadAdmin)
 urlpatterns = [path("custom-admin/", custom_site.urls)]
 
 
-@pytest.mark.urls("tests.admin.test_threads")
+@pytest.mark.urls(__name__)
 def test_admin_classes_can_be_subclassed(client, alice, settings, tmp_path):
     client.force_login(make_user("root2", superuser=True))
     thread = make_thread(alice, "subclassed")

@@ -68,19 +68,9 @@ def live(attachment_server: AttachmentServer, s3: S3Server) -> AttachmentServer:
     return attachment_server
 
 
-@pytest.fixture
-def alice(django_user_model):
-    return django_user_model.objects.create_user("alice", password="pw")
-
-
-@pytest.fixture
-def bob(django_user_model):
-    return django_user_model.objects.create_user("bob", password="pw")
-
-
 def _show(content: bytes, content_type: str) -> str:
     if content_type.startswith("text/event-stream"):
-        events = [json.loads(line[6:]) for line in content.decode().split("\n\n") if line]
+        events = parse_sse(content)
         return "\n".join(
             f"    data: {json.dumps(e) if 'attachments' in json.dumps(e) else json.dumps(e)[:120]}"
             for e in events

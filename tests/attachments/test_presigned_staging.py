@@ -21,16 +21,14 @@ from django_chatkit.attachments.files import finalize_presigned, is_staging_name
 from django_chatkit.context import ChatKitContext
 from django_chatkit.management.commands import chatkit_cleanup
 from django_chatkit.models import Attachment, UploadState
-from tests.attachments.test_local_disk import client_for, path_of, send
-from tests.attachments.test_s3 import alice, presigned, s3_storage  # noqa: F401  (fixtures)
-from tests.support.attachments import PNG, png
+from tests.support.attachments import PNG, client_for, path_of, png, presigned, send
 from tests.support.s3 import BUCKET
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def presigned_uploads(settings, s3_storage):  # noqa: F811
+def presigned_uploads(settings, s3_storage):
     settings.CHATKIT_S3_PRESIGNED_UPLOADS = True
     return s3_storage
 
@@ -51,7 +49,7 @@ async def put(url: str, content: bytes, mime: str) -> int:
     return response.status_code
 
 
-async def test_a_put_after_finalizing_changes_nothing_served(alice, presigned_uploads):  # noqa: F811
+async def test_a_put_after_finalizing_changes_nothing_served(alice, presigned_uploads):
     s3 = presigned_uploads
     client = await client_for(alice)
     data, first = await presigned(client, "cat.png", PNG, "image/png")
@@ -89,7 +87,7 @@ async def test_a_put_after_finalizing_changes_nothing_served(alice, presigned_up
 
 
 async def test_an_upload_never_used_is_cleaned_up_with_its_staging_object(
-    alice,  # noqa: F811
+    alice,
     presigned_uploads,
 ):
     s3 = presigned_uploads
@@ -103,7 +101,7 @@ async def test_an_upload_never_used_is_cleaned_up_with_its_staging_object(
     assert not await Attachment.objects.filter(chatkit_id=data["id"]).aexists()
 
 
-async def test_concurrent_finalizing_keeps_one_copy(alice, presigned_uploads):  # noqa: F811
+async def test_concurrent_finalizing_keeps_one_copy(alice, presigned_uploads):
     s3 = presigned_uploads
     data, _ = await presigned(await client_for(alice), "cat.png", PNG, "image/png")
     first = await Attachment.objects.aget(chatkit_id=data["id"])
@@ -116,7 +114,7 @@ async def test_concurrent_finalizing_keeps_one_copy(alice, presigned_uploads):  
     assert s3.object_keys() == [f"media/{done.file_name}"]
 
 
-async def test_rows_from_before_staging_keys_finalize_in_place(alice, presigned_uploads):  # noqa: F811
+async def test_rows_from_before_staging_keys_finalize_in_place(alice, presigned_uploads):
     s3 = presigned_uploads
     data, _ = await presigned(await client_for(alice), "cat.png", PNG, "image/png")
     row = await Attachment.objects.aget(chatkit_id=data["id"])

@@ -8,30 +8,24 @@ import httpx
 import pytest
 
 from django_chatkit.models import Attachment, UploadState
-from tests.attachments.test_local_disk import (
+from tests.support.attachments import (
+    HTML,
+    PDF,
+    PNG,
+    TEXT,
     call,
     client_for,
+    create_request,
+    delete_request,
     path_of,
+    presigned,
     send,
     upload,
     uploaded,
 )
-from tests.support.attachments import HTML, PDF, PNG, TEXT, create_request, delete_request
 from tests.support.protocol import new_thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def alice(django_user_model):
-    return django_user_model.objects.create_user("alice", password="pw")
-
-
-@pytest.fixture
-def s3_storage(settings, s3):
-    settings.STORAGES = {**settings.STORAGES, "s3": s3.storage()}
-    settings.CHATKIT_ATTACHMENT_STORAGE = "s3"
-    return s3
 
 
 async def test_direct_upload_goes_to_the_bucket_and_previews_redirect(alice, s3_storage):
@@ -80,18 +74,6 @@ async def test_two_phase_through_our_upload_view_on_s3(alice, s3_storage):
     assert sent.status_code == 200, sent.content
     row = await Attachment.objects.aget(chatkit_id=data["id"])
     assert s3_storage.get(f"media/{row.file_name}")["Body"].read() == PDF
-
-
-async def presigned(client, name: str, content: bytes, mime: str, body: bytes | None = None):
-    response = await call(client, create_request(name, len(content), mime))
-    assert response.status_code == 200, response.body
-    data = json.loads(response.body)
-    descriptor = data["upload_descriptor"]
-    async with httpx.AsyncClient() as bucket:
-        put = await bucket.put(
-            descriptor["url"], content=body or content, headers=descriptor["headers"]
-        )
-    return data, put
 
 
 async def test_presigned_two_phase_upload_goes_straight_to_the_bucket(alice, settings, s3_storage):

@@ -12,23 +12,20 @@ from django_chatkit.checks import check_rate_limit
 from django_chatkit.conf import conf
 from django_chatkit.models import Attachment
 from django_chatkit.ratelimit import RateLimited, check_upload_rate_limit
-from tests.attachments.test_local_disk import (
+from tests.support.attachments import (
+    PDF,
+    PNG,
+    TEXT,
     call,
     client_for,
+    create_request,
     send,
     stored_files,
     upload,
     uploaded,
 )
-from tests.support.attachments import PDF, PNG, TEXT, create_request
-from tests.views.test_limits import _fresh_cache  # noqa: F401  (autouse fixture)
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def alice(django_user_model: Any) -> Any:
-    return django_user_model.objects.create_user("alice", password="pw")
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_cache")]
 
 
 def refused(response: Any) -> dict[str, Any]:

@@ -188,6 +188,9 @@ def test_sse_parser_handles_split_frames_comments_and_crlf():
     parser = SSEParser()
     assert parser.feed(b': keep-alive\n\ndata: {"a"') == []
     assert parser.feed(b": 1}\r\n\r\ndata: [2,\ndata: 3]\n\nevent: x\n") == [{"a": 1}, [2, 3]]
+    assert parser.comments == [b": keep-alive"]
+    assert parser.feed(b":\n: keep-alive\r\n") == []
+    assert parser.comments == [b": keep-alive", b":", b": keep-alive"]
 
 
 def test_unreachable_endpoint_is_a_command_error():

@@ -29,11 +29,6 @@ STAFF_ONLY = (
 )
 
 
-@pytest.fixture
-def staff(django_user_model: Any) -> Any:
-    return django_user_model.objects.create_user("alice", password="pw", is_staff=True)
-
-
 def chat(server: LiveServer, **options: Any) -> str:
     out = StringIO()
     call_command("chatkit_chat", url=server.url, stdout=out, **options)

@@ -20,11 +20,10 @@ from tests.support.live import (
     LiveServer,
     live_client,
     server_env,
-    sse_frames,
     start_server,
     stop_server,
 )
-from tests.support.protocol import add_message, frame_event, is_delta, new_thread
+from tests.support.protocol import add_message, is_delta, new_thread, sse_events
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,16 +41,11 @@ def demo_server(django_db_setup, tmp_path_factory):
         stop_server(server)
 
 
-@pytest.fixture
-def user(django_user_model):
-    return django_user_model.objects.create_user("alice", password="pw", is_staff=True)
-
-
 def turn(client, body: dict[str, Any]) -> list[dict[str, Any]]:
     with client.stream("POST", "/chatkit/", json=body) as response:
         assert response.status_code == 200, response.read()
         assert response.headers["content-type"] == "text/event-stream"
-        return [frame_event(frame) for frame in sse_frames(response)]
+        return list(sse_events(response))
 
 
 def done_items(events, kind: str) -> list[dict[str, Any]]:
@@ -73,13 +67,13 @@ def index(events, predicate) -> int:
     return next(i for i, event in enumerate(events) if predicate(event))
 
 
-def test_offline_agent_end_to_end(demo_server: LiveServer, user) -> None:
-    with live_client(demo_server, user) as client:
+def test_offline_agent_end_to_end(demo_server: LiveServer, staff) -> None:
+    with live_client(demo_server, staff) as client:
         # 1. A tool call that writes a row and streams a widget; text in several deltas.
         events = turn(client, new_thread("Add a to-do: buy oat milk"))
         assert events[0]["type"] == "thread.created"
         thread_id = events[0]["thread"]["id"]
-        todo = Todo.objects.get(user=user)
+        todo = Todo.objects.get(user=staff)
         assert (todo.title, todo.done) == ("buy oat milk", False)
         (widget_item,) = done_items(events, "widget")
         form = widget_item["widget"]["children"][0]
@@ -181,7 +175,7 @@ def test_offline_agent_end_to_end(demo_server: LiveServer, user) -> None:
     assert (items[9]["status"], items[9]["output"]) == ("completed", {"theme": "dark"})
 
 
-def test_terminal_client_against_a_deployed_endpoint(demo_server: LiveServer, user) -> None:
+def test_terminal_client_against_a_deployed_endpoint(demo_server: LiveServer, staff) -> None:
     out = StringIO()
     call_command(
         "chatkit_chat",
@@ -192,7 +186,7 @@ def test_terminal_client_against_a_deployed_endpoint(demo_server: LiveServer, us
         stdout=out,
     )
     output = out.getvalue()
-    todo = Todo.objects.get(user=user)
+    todo = Todo.objects.get(user=staff)
     assert f"Logged in as alice at {demo_server.base_url}/admin/login/." in output
     assert f"Chatting with {demo_server.url}." in output
     assert (
@@ -203,7 +197,7 @@ def test_terminal_client_against_a_deployed_endpoint(demo_server: LiveServer, us
     assert "Add a to-do: call the plumber\n" in output.split("you> /threads")[1]
 
 
-def test_terminal_client_reports_a_failed_login(demo_server: LiveServer, user) -> None:
+def test_terminal_client_reports_a_failed_login(demo_server: LiveServer, staff) -> None:
     with pytest.raises(CommandError, match=r"Logging in as 'alice' at .* failed"):
         call_command(
             "chatkit_chat",
@@ -223,7 +217,7 @@ customElements.define("openai-chatkit", class extends HTMLElement {
 """
 
 
-def test_demo_page_in_a_browser(demo_server: LiveServer, user) -> None:
+def test_demo_page_in_a_browser(demo_server: LiveServer, staff) -> None:
     """The page's scripts: the failure message when OpenAI's CDN is unreachable, then
     (with a stand-in for the component) the CSRF-sending fetch and the client tool."""
     from django.contrib.staticfiles import finders
@@ -231,7 +225,7 @@ def test_demo_page_in_a_browser(demo_server: LiveServer, user) -> None:
     from playwright.sync_api import sync_playwright
 
     django_client = Client()
-    django_client.force_login(user)
+    django_client.force_login(staff)
     session = django_client.cookies["sessionid"].value
 
     def serve_static(route) -> None:

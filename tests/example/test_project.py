@@ -15,6 +15,7 @@ from example_project.agent import get_model, run_config
 from example_project.models import Todo
 from example_project.offline import OfflineModel
 from example_project.server import ExampleServer
+from tests.support.protocol import result_events
 
 EXAMPLE = override_settings(
     CHATKIT_SERVER="example_project.server.ExampleServer", DEMO_SLOW_TOOL_SECONDS=0
@@ -103,8 +104,7 @@ def test_model_choice_follows_the_api_key_setting():
 
 async def stream(server: ExampleServer, body: dict[str, Any], context) -> list[dict[str, Any]]:
     result = await server.process(json.dumps(body), context)
-    body_bytes = b"".join([chunk async for chunk in result])
-    return [json.loads(frame[len(b"data: ") :]) for frame in body_bytes.split(b"\n\n") if frame]
+    return await result_events(result)
 
 
 @EXAMPLE

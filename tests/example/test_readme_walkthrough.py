@@ -45,6 +45,7 @@ import pytest
 
 from tests.support import ROOT
 from tests.support.live import HOST, free_port
+from tests.support.protocol import parse_sse
 
 # Its own project, venv and SQLite database: the PostgreSQL runs would repeat it exactly.
 pytestmark = pytest.mark.database_independent
@@ -233,10 +234,7 @@ def stream_thread(client: httpx.Client, text: str) -> list[dict]:
     with client.stream("POST", "/chatkit/", json=body, headers=headers) as response:
         assert response.status_code == 200, response.read()
         assert response.headers["content-type"] == "text/event-stream"
-        frames = response.read().decode().split("\n\n")
-    assert frames[-1] == "", f"the stream was cut off: {frames[-1]!r}"
-    assert all(frame.startswith("data: ") for frame in frames[:-1]), frames
-    return [json.loads(frame.removeprefix("data: ")) for frame in frames[:-1]]
+        return parse_sse(response.read())
 
 
 def answers(events: list[dict]) -> list[str]:

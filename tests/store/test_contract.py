@@ -19,7 +19,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from chatkit import types as ck
 from chatkit.store import NotFoundError
-from chatkit.widgets import DynamicWidgetRoot, WidgetTemplate
+from chatkit.widgets import DynamicWidgetRoot
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.core.files.base import ContentFile
@@ -31,64 +31,10 @@ from django_chatkit import signals
 from django_chatkit.context import ChatKitContext
 from django_chatkit.models import Attachment, Thread, ThreadItem
 from django_chatkit.store import DjangoStore, clamp_limit
+from tests.support.items import T0, WIDGET_TEMPLATE, file_attachment, message, thread_meta
 from tests.support.querylog import capture_queries
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-# The SDK stamps naive local time (datetime.now()); tests do the same.
-T0 = datetime(2024, 3, 1, 12, 0, 0)
-
-
-# builders ------------------------------------------------------------------
-
-
-def thread_meta(thread_id: str = "thr_1", created_at: datetime = T0, **fields: Any):
-    return ck.ThreadMetadata(id=thread_id, created_at=created_at, **fields)
-
-
-def message(
-    item_id: str, thread_id: str = "thr_1", created_at: datetime = T0, text: str = "hello"
-) -> ck.AssistantMessageItem:
-    return ck.AssistantMessageItem(
-        id=item_id,
-        thread_id=thread_id,
-        created_at=created_at,
-        content=[ck.AssistantMessageContent(text=text)],
-    )
-
-
-def file_attachment(attachment_id: str = "atc_1", thread_id: str | None = None):
-    return ck.FileAttachment(
-        id=attachment_id,
-        name="report.pdf",
-        mime_type="application/pdf",
-        thread_id=thread_id,
-        metadata={"server_only": {"bucket": "b1", "sha": "abc"}},
-    )
-
-
-WIDGET_TEMPLATE = WidgetTemplate(
-    {
-        "version": "1.0",
-        "name": "order",
-        "template": json.dumps(
-            {
-                "type": "Card",
-                "size": "md",
-                "futureCardProp": {"kept": True},
-                "children": [
-                    {"type": "Text", "value": "{{ name }}", "futureTextProp": 3},
-                    {
-                        "type": "Button",
-                        "label": "Buy",
-                        "onClickAction": {"type": "buy", "payload": {"sku": "A-1"}},
-                    },
-                    {"type": "NotYetInvented", "value": "x"},
-                ],
-            }
-        ),
-    }
-)
 
 
 def every_item_type(thread_id: str) -> list[ck.ThreadItem]:
@@ -204,26 +150,6 @@ ALL_ITEMS = every_item_type("thr_1")
 @pytest.fixture
 def store() -> DjangoStore:
     return DjangoStore()
-
-
-@pytest.fixture
-def alice(django_user_model):
-    return django_user_model.objects.create_user("alice")
-
-
-@pytest.fixture
-def bob(django_user_model):
-    return django_user_model.objects.create_user("bob")
-
-
-@pytest.fixture
-def as_alice(alice) -> ChatKitContext:
-    return ChatKitContext(user=alice)
-
-
-@pytest.fixture
-def as_bob(bob) -> ChatKitContext:
-    return ChatKitContext(user=bob)
 
 
 @pytest.fixture

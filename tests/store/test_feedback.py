@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from asgiref.sync import sync_to_async
 from chatkit.store import NotFoundError
@@ -11,30 +9,16 @@ from chatkit.store import NotFoundError
 from django_chatkit.context import ChatKitContext
 from django_chatkit.models import Feedback
 from django_chatkit.server import get_server
-from tests.support.factories import add_items, make_thread, make_user, mixed_items
+from tests.support.factories import (
+    add_items,
+    feedback_request,
+    feedback_setup,
+    make_thread,
+    make_user,
+    mixed_items,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def feedback_request(thread_id: str, item_ids: list[str], kind: str) -> bytes:
-    return json.dumps(
-        {
-            "type": "items.feedback",
-            "params": {"thread_id": thread_id, "item_ids": item_ids, "kind": kind},
-        }
-    ).encode()
-
-
-@sync_to_async
-def setup():
-    alice, bob = make_user("alice"), make_user("bob")
-    thread = make_thread(alice, "mine")
-    rows = add_items(thread, mixed_items(thread))
-    other = make_thread(alice, "another of mine")
-    other_rows = add_items(other, mixed_items(other)[:2])
-    bobs = make_thread(bob, "bob's")
-    bob_rows = add_items(bobs, mixed_items(bobs)[:2])
-    return alice, bob, thread, rows, other_rows, bobs, bob_rows
 
 
 @sync_to_async
@@ -48,7 +32,7 @@ def stored() -> dict[str, tuple[int, str]]:
 
 
 async def test_feedback_is_saved_per_user_and_item_and_can_change():
-    alice, _bob, thread, rows, *_ = await setup()
+    alice, _bob, thread, rows, *_ = await feedback_setup()
     server, context = get_server(), ChatKitContext(user=alice)
     answer, widget = rows[6].chatkit_id, rows[7].chatkit_id
     result = await server.process(
@@ -66,7 +50,7 @@ async def test_feedback_is_saved_per_user_and_item_and_can_change():
 
 
 async def test_foreign_or_unknown_ids_are_not_found_and_save_nothing():
-    alice, bob, thread, rows, other_rows, bobs, bob_rows = await setup()
+    alice, bob, thread, rows, other_rows, bobs, bob_rows = await feedback_setup()
     server = get_server()
     as_alice, as_bob = ChatKitContext(user=alice), ChatKitContext(user=bob)
     mine = rows[0].chatkit_id
@@ -102,7 +86,7 @@ def test_through_the_endpoint(client):
 
 
 async def test_deleting_an_item_deletes_its_feedback_only():
-    alice, _bob, thread, rows, *_ = await setup()
+    alice, _bob, thread, rows, *_ = await feedback_setup()
     server, context = get_server(), ChatKitContext(user=alice)
     answer, widget = rows[6].chatkit_id, rows[7].chatkit_id
     await server.process(feedback_request(thread.chatkit_id, [answer, widget], "positive"), context)

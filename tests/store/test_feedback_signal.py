@@ -13,8 +13,8 @@ from django_chatkit import signals
 from django_chatkit.context import ChatKitContext
 from django_chatkit.models import Feedback
 from django_chatkit.server import get_server
-from tests.store.test_feedback import feedback_request, setup
 from tests.support import ROOT
+from tests.support.factories import feedback_request, feedback_setup
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -38,7 +38,7 @@ def received() -> Iterator[list[dict[str, Any]]]:
 
 
 async def test_feedback_saved_is_sent_with_the_items_and_kind(received):
-    alice, bob, thread, rows, *_ = await setup()
+    alice, bob, thread, rows, *_ = await feedback_setup()
     server, context = get_server(), ChatKitContext(user=alice)
     answer, widget = rows[6].chatkit_id, rows[7].chatkit_id
 
@@ -69,7 +69,7 @@ def readme_block(marker: str) -> str:
 
 
 async def test_the_readme_receiver_works(capsys):
-    alice, _bob, thread, rows, *_ = await setup()
+    alice, _bob, thread, rows, *_ = await feedback_setup()
     namespace: dict[str, Any] = {}
     exec(readme_block("notify_on_negative_feedback"), namespace)
     try:

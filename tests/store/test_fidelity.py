@@ -23,7 +23,6 @@ from asgiref.sync import sync_to_async
 from chatkit import types as ck
 from chatkit import widgets
 from chatkit.actions import ActionConfig
-from django.contrib.auth import get_user_model
 from django.test import AsyncClient, override_settings
 from pydantic import BaseModel
 
@@ -31,8 +30,8 @@ from django_chatkit.context import ChatKitContext
 from django_chatkit.models import ThreadItem
 from django_chatkit.server import DjangoChatKitServer
 from django_chatkit.store import DjangoStore
-from tests.store.test_contract import WIDGET_TEMPLATE
-from tests.support.protocol import new_thread, parse_sse
+from tests.support.items import WIDGET_TEMPLATE
+from tests.support.protocol import new_thread, stream
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -184,11 +183,6 @@ def test_the_samples_cover_every_widget_class_of_the_sdk() -> None:
     missing = SDK_COMPONENT_CLASSES - used - {widgets.DynamicWidgetRoot}
     assert not missing, sorted(cls.__name__ for cls in missing)
     assert widgets.DynamicWidgetRoot in used
-
-
-@pytest.fixture
-async def alice() -> Any:
-    return await get_user_model().objects.acreate_user("alice", password="pw")
 
 
 def widget_item(item_id: str, widget: Any) -> ck.WidgetItem:
@@ -390,14 +384,6 @@ class FidelityServer(DjangoChatKitServer):
 FIDELITY = override_settings(CHATKIT_SERVER="tests.store.test_fidelity.FidelityServer")
 
 
-async def stream(client: AsyncClient, body: dict[str, Any]) -> list[dict[str, Any]]:
-    response = await client.post(
-        "/chatkit/", data=json.dumps(body), content_type="application/json"
-    )
-    assert response.status_code == 200, response.content
-    return parse_sse(b"".join([chunk async for chunk in response.streaming_content]))
-
-
 def done_items(events: list[dict[str, Any]], item_type: str) -> list[dict[str, Any]]:
     """The items of ``item_type`` the stream sent as done."""
     return [
@@ -405,13 +391,6 @@ def done_items(events: list[dict[str, Any]], item_type: str) -> list[dict[str, A
         for e in events
         if e["type"] == "thread.item.done" and e["item"]["type"] == item_type
     ]
-
-
-@pytest.fixture
-async def chat(alice: Any) -> AsyncClient:
-    client = AsyncClient()
-    await client.aforce_login(alice)
-    return client
 
 
 @FIDELITY

@@ -23,7 +23,7 @@ from django_chatkit.context import ChatKitContext, RequestReads
 from django_chatkit.db import run_db
 from django_chatkit.models import Thread, ThreadItem
 from django_chatkit.store import DjangoStore
-from tests.store.test_contract import T0, file_attachment, message, thread_meta
+from tests.support.items import T0, file_attachment, message, thread_meta
 from tests.support.querylog import capture_queries
 from tests.support.servers import ScriptedServer
 

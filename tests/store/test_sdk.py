@@ -15,8 +15,8 @@ from chatkit.server import NonStreamingResult, StreamingResult
 from chatkit.store import NotFoundError
 
 from django_chatkit.context import ChatKitContext
-from django_chatkit.store import DjangoStore
-from tests.store.test_contract import T0, message, thread_meta
+from tests.support.items import T0, message, thread_meta
+from tests.support.protocol import result_events
 from tests.support.servers import ScriptedServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -32,32 +32,13 @@ def user_message(item_id: str, text: str, thread_id: str = "thr_1") -> ck.UserMe
     )
 
 
-@pytest.fixture
-def server() -> ScriptedServer:
-    return ScriptedServer(store=DjangoStore())
-
-
-@pytest.fixture
-def as_alice(django_user_model) -> ChatKitContext:
-    return ChatKitContext(user=django_user_model.objects.create_user("alice"))
-
-
-@pytest.fixture
-def as_bob(django_user_model) -> ChatKitContext:
-    return ChatKitContext(user=django_user_model.objects.create_user("bob"))
-
-
 async def call(server: ScriptedServer, context: ChatKitContext, op: str, **params: Any) -> Any:
     """Send one request; the JSON answer, or the list of streamed events."""
     result = await server.process(json.dumps({"type": op, "params": params}), context)
     if isinstance(result, NonStreamingResult):
         return json.loads(result.json)
     assert isinstance(result, StreamingResult)
-    events = []
-    async for chunk in result:
-        assert chunk.startswith(b"data: ") and chunk.endswith(b"\n\n")
-        events.append(json.loads(chunk[6:]))
-    return events
+    return await result_events(result)
 
 
 async def stored_ids(server: ScriptedServer, context: ChatKitContext) -> list[str]:

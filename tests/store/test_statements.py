@@ -26,12 +26,7 @@ def _thread(user: User, chatkit_id: str, at: datetime) -> Thread:
     )
 
 
-@pytest.fixture
-def user() -> User:
-    return User.objects.create_user("statements")
-
-
-def test_a_statement_is_compiled_once_per_shape(user, monkeypatch):
+def test_a_statement_is_compiled_once_per_shape(alice, monkeypatch):
     by_title = Statement(
         lambda limit: (
             Thread.objects.filter(title=Param("title", _field("title")))
@@ -41,7 +36,7 @@ def test_a_statement_is_compiled_once_per_shape(user, monkeypatch):
         )
     )
     for n in range(3):
-        _thread(user, f"thr_{n}", datetime(2026, 1, 1, tzinfo=UTC))
+        _thread(alice, f"thr_{n}", datetime(2026, 1, 1, tzinfo=UTC))
     compiled = []
     get_compiler = Query.get_compiler
 
@@ -58,7 +53,7 @@ def test_a_statement_is_compiled_once_per_shape(user, monkeypatch):
     assert len(compiled) == 2
 
 
-def test_values_are_prepared_by_their_field(user):
+def test_values_are_prepared_by_their_field(alice):
     """An aware datetime is stored as the ORM stores it (SQLite: UTC text) and a
     foreign key takes the related object's primary key."""
     insert = Statement(
@@ -76,10 +71,10 @@ def test_values_are_prepared_by_their_field(user):
         )
     )
     at = datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=UTC)
-    assert insert.run("default", user=user.pk, id="thr_p", at=at) == 1
-    orm_row = _thread(user, "thr_o", at)
+    assert insert.run("default", user=alice.pk, id="thr_p", at=at) == 1
+    orm_row = _thread(alice, "thr_o", at)
     row = Thread.objects.get(chatkit_id="thr_p")
-    assert (row.user, row.created_at, row.updated_at) == (user, at, at)
+    assert (row.user, row.created_at, row.updated_at) == (alice, at, at)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT created_at FROM {Thread._meta.db_table} WHERE id IN (%s, %s)",
@@ -89,9 +84,9 @@ def test_values_are_prepared_by_their_field(user):
     assert len(stored) == 1  # the same representation as the ORM's own INSERT
 
 
-def test_an_update_changes_only_the_rows_it_selects(user):
+def test_an_update_changes_only_the_rows_it_selects(alice):
     other = User.objects.create_user("someone else")
-    mine = _thread(user, "thr_same", datetime(2026, 1, 1, tzinfo=UTC))
+    mine = _thread(alice, "thr_same", datetime(2026, 1, 1, tzinfo=UTC))
     theirs = _thread(other, "thr_same", datetime(2026, 1, 1, tzinfo=UTC))
     rename = Statement(
         lambda: update_query(
@@ -101,26 +96,26 @@ def test_an_update_changes_only_the_rows_it_selects(user):
             title=Param("title", _field("title")),
         )
     )
-    assert rename.run("default", user=user.pk, id="thr_same", title="renamed") == 1
-    assert rename.run("default", user=user.pk, id="thr_missing", title="renamed") == 0
+    assert rename.run("default", user=alice.pk, id="thr_same", title="renamed") == 1
+    assert rename.run("default", user=alice.pk, id="thr_missing", title="renamed") == 0
     mine.refresh_from_db()
     theirs.refresh_from_db()
     assert (mine.title, theirs.title) == ("renamed", "thr_same")
 
 
-def test_a_raw_param_passes_a_value_read_from_the_database(user):
+def test_a_raw_param_passes_a_value_read_from_the_database(alice):
     """Keyset cursors bind ``created_at`` exactly as the driver returned it."""
     for n in range(4):
-        _thread(user, f"thr_{n}", datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=n))
-    ((at, pk),) = store.THREAD_CURSOR.fetch("default", user_id=user.pk, scope="", thread="thr_2")
+        _thread(alice, f"thr_{n}", datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=n))
+    ((at, pk),) = store.THREAD_CURSOR.fetch("default", user_id=alice.pk, scope="", thread="thr_2")
     rows = store.THREAD_PAGE.fetch(
-        "default", True, 10, True, user_id=user.pk, scope="", at=at, pk=pk
+        "default", True, 10, True, user_id=alice.pk, scope="", at=at, pk=pk
     )
     assert [chatkit_id for chatkit_id, *_ in rows] == ["thr_1", "thr_0"]
 
 
-def test_changing_databases_forgets_the_compiled_sql(user):
-    store.THREAD.fetch("default", user_id=user.pk, scope="", thread="thr_x")
+def test_changing_databases_forgets_the_compiled_sql(alice):
+    store.THREAD.fetch("default", user_id=alice.pk, scope="", thread="thr_x")
     assert store.THREAD._compiled
     clear_caches(setting="DATABASES")  # the setting_changed receiver
     assert not store.THREAD._compiled

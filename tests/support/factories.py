@@ -1,4 +1,5 @@
-"""Real rows for the admin tests: users, threads, every item type, attachments, feedback."""
+"""Real rows for the admin, command, feedback and live-update tests: users, threads, every
+item type, attachments, feedback."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import zlib
 from datetime import datetime, timedelta
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from chatkit import types as ck
 from chatkit.widgets import DynamicWidgetRoot
 from django.contrib.auth.models import Permission, User
@@ -298,3 +300,26 @@ def record_counts(name: str, value: dict[str, int]) -> None:
     data = json.loads(path_.read_text()) if path_.exists() else {}
     data[f"{connection.vendor}:{name}"] = value
     path_.write_text(json.dumps(data, indent=2, sort_keys=True))
+
+
+def feedback_request(thread_id: str, item_ids: list[str], kind: str) -> bytes:
+    return json.dumps(
+        {
+            "type": "items.feedback",
+            "params": {"thread_id": thread_id, "item_ids": item_ids, "kind": kind},
+        }
+    ).encode()
+
+
+@sync_to_async
+def feedback_setup():
+    """alice's thread of every item type, another of hers, bob's: (alice, bob, thread, its
+    rows, the other thread's rows, bob's thread, its rows)."""
+    alice, bob = make_user("alice"), make_user("bob")
+    thread = make_thread(alice, "mine")
+    rows = add_items(thread, mixed_items(thread))
+    other = make_thread(alice, "another of mine")
+    other_rows = add_items(other, mixed_items(other)[:2])
+    bobs = make_thread(bob, "bob's")
+    bob_rows = add_items(bobs, mixed_items(bobs)[:2])
+    return alice, bob, thread, rows, other_rows, bobs, bob_rows

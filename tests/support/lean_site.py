@@ -1,7 +1,7 @@
 """The site of tests/views/test_lean.py's live servers (``tests.settings.lean``).
 
-Its URLconf: tests/views/test_endpoint.py's (the session endpoint at ``chatkit/`` with its upload
-and file views, and the token-authenticated endpoint built on ``get_context()`` at
+Its URLconf: ``tests.support.token_site``'s (the session endpoint at ``chatkit/`` with its
+upload and file views, and the token-authenticated endpoint built on ``get_context()`` at
 ``api/chatkit/``), an endpoint with its own ``scope`` at ``support/chatkit/``, and the
 admin. A middleware marks every response Django's handler made (``X-Through-Django``),
 and a ``request_finished`` receiver logs each signal, so a test sees which requests went
@@ -48,5 +48,5 @@ def log_request_finished(sender: Any, **kwargs: Any) -> None:
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("support/chatkit/", ChatKitView.as_view(scope="support")),
-    path("", include("tests.views.test_endpoint")),
+    path("", include("tests.support.token_site")),
 ]

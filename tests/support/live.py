@@ -267,17 +267,6 @@ def live_client(server: LiveServer, user: Any = None, *, csrf: bool = True) -> h
     return httpx.Client(base_url=server.base_url, cookies=cookies, headers=headers, timeout=TIMEOUT)
 
 
-def sse_frames(response: httpx.Response) -> Iterator[bytes]:
-    """The raw SSE frames of a streamed response (without the blank-line separator)."""
-    buffer = b""
-    for data in response.iter_raw():
-        buffer += data
-        while b"\n\n" in buffer:
-            frame, buffer = buffer.split(b"\n\n", 1)
-            yield frame
-    assert not buffer, f"the stream was cut off: {buffer[:80]!r}"
-
-
 @contextlib.contextmanager
 def streamed(client: httpx.Client, body: dict[str, Any]) -> Iterator[httpx.Response]:
     with client.stream("POST", "/chatkit/", json=body) as response:

@@ -1,12 +1,21 @@
-"""ChatKit request bodies and SSE parsing shared by the endpoint tests."""
+"""ChatKit request bodies, requests through Django's test client, and the events of SSE
+bodies and streams, read by the terminal client's parser
+(:class:`django_chatkit.client.transports.SSEParser`): the endpoint tests' one parser."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import httpx
 from django.conf import settings
+from django.test import AsyncClient
 from django.utils.crypto import get_random_string
+
+from django_chatkit.client.transports import SSEParser
+
+URL = "/chatkit/"
 
 
 def user_input(text: str, attachments: list[str] | None = None) -> dict[str, Any]:
@@ -30,17 +39,53 @@ def add_message(thread_id: str, text: str) -> dict[str, Any]:
     }
 
 
-def frame_event(frame: bytes) -> dict[str, Any]:
-    """The ChatKit event of one ``data: <json>`` frame (fails on anything else)."""
-    assert frame.startswith(b"data: "), frame[:80]
-    assert b"\n" not in frame, frame[:80]
-    return json.loads(frame[len(b"data: ") :])
-
-
 def parse_sse(body: bytes) -> list[dict[str, Any]]:
-    """The events of a complete SSE body; every frame must be ``data: <json>\\n\\n``."""
+    """The events of a complete SSE body, which must be framed as the endpoint frames
+    them: each event one ``data: <json>`` line and a blank line; no comment, no other
+    field, nothing cut off."""
     assert body.endswith(b"\n\n"), body[-80:]
-    return [frame_event(frame) for frame in body[:-2].split(b"\n\n")]
+    lines = body.split(b"\n")
+    assert all(line.startswith(b"data: ") for line in lines[:-1:2]), body[:200]
+    assert not any(lines[1::2]), body[:200]
+    parser = SSEParser()
+    events = parser.feed(body)
+    assert len(events) == len(lines) // 2 and not parser.buffer and not parser.data
+    return events
+
+
+async def result_events(result: AsyncIterator[bytes]) -> list[dict[str, Any]]:
+    """The events of a ``StreamingResult`` (``server.process()`` of a streaming request),
+    one complete frame per chunk."""
+    events = []
+    async for chunk in result:
+        [event] = parse_sse(chunk)
+        events.append(event)
+    return events
+
+
+def sse_events(response: httpx.Response) -> Iterator[dict[str, Any]]:
+    """The events of a streamed ``httpx`` response as they arrive. Fails on a comment (a
+    keep-alive where none is due: see tests/views/test_keepalive.py for those) and if the
+    stream ends in the middle of a frame."""
+    parser = SSEParser()
+    for chunk in response.iter_raw():
+        yield from parser.feed(chunk)
+        assert not parser.comments, parser.comments
+    assert not parser.buffer and not parser.data, f"the stream was cut off: {parser.buffer[:80]!r}"
+
+
+async def post(client: AsyncClient, body: Any, url: str = URL, **extra: Any) -> Any:
+    """POST ``body`` (a request dict, or raw bytes) as JSON to the endpoint at ``url``."""
+    data = body if isinstance(body, bytes) else json.dumps(body)
+    return await client.post(url, data=data, content_type="application/json", **extra)
+
+
+async def stream(client: AsyncClient, body: Any, url: str = URL, **extra: Any) -> list[Any]:
+    """POST a streaming request; the events, once the stream has ended."""
+    response = await post(client, body, url, **extra)
+    assert response.status_code == 200, response.content
+    assert response["Content-Type"] == "text/event-stream"
+    return parse_sse(b"".join([chunk async for chunk in response.streaming_content]))
 
 
 def is_delta(event: dict[str, Any], text: str | None = None) -> bool:

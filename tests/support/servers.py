@@ -1,6 +1,7 @@
-"""A ChatKit server whose answers are scripted by the user's message, for tests.
+"""The suite's ChatKit servers. ``ScriptedServer`` (``CHATKIT_SERVER``) answers as the
+user's message scripts it; ``FuzzServer`` answers anything (tests/views/test_fuzz.py).
 
-The text of the user message picks the behaviour:
+The text of the user message picks ``ScriptedServer``'s behaviour:
 
 ``echo <text>`` (or anything else)
     answers ``<text>`` in several deltas.
@@ -24,6 +25,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator
 from datetime import datetime
+from typing import Any
 
 from chatkit import types as ck
 
@@ -106,3 +108,33 @@ class ScriptedServer(DjangoChatKitServer):
 
         done = item.model_copy(update={"content": [ck.AssistantMessageContent(text=text)]})
         yield ck.ThreadItemDoneEvent(item=done)
+
+
+class FuzzServer(DjangoChatKitServer):
+    """Answers everything, quickly, whatever the input (actions included)."""
+
+    async def respond(
+        self,
+        thread: ck.ThreadMetadata,
+        input_user_message: ck.UserMessageItem | None,
+        context: ChatKitContext,
+    ) -> AsyncIterator[ck.ThreadStreamEvent]:
+        yield ck.ThreadItemDoneEvent(
+            item=ck.AssistantMessageItem(
+                id=self.store.generate_item_id("message", thread, context),
+                thread_id=thread.id,
+                created_at=datetime.now(),
+                content=[ck.AssistantMessageContent(text="ok")],
+            )
+        )
+
+    async def action(
+        self, thread: Any, action: Any, sender: Any, context: ChatKitContext
+    ) -> AsyncIterator[ck.ThreadStreamEvent]:
+        async for event in self.respond(thread, None, context):
+            yield event
+
+    async def sync_action(
+        self, thread: Any, action: Any, sender: Any, context: ChatKitContext
+    ) -> ck.SyncCustomActionResponse:
+        return ck.SyncCustomActionResponse(updated_item=sender)

@@ -4,7 +4,6 @@ hostile-input tests, which need an item of every kind an operation can target.""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,9 +19,7 @@ from django_chatkit.ids import new_id
 from django_chatkit.models import Attachment, Feedback, Thread, ThreadItem
 from django_chatkit.store import DjangoStore
 from tests.support.attachments import png
-from tests.support.protocol import parse_sse
-
-URL = "/chatkit/"
+from tests.support.protocol import URL, post, stream, user_input
 
 WIDGET = {"type": "Card", "children": [{"type": "Text", "id": "t1", "value": "Order 7"}]}
 
@@ -48,25 +45,6 @@ class World:
     image_url: str  # the signed preview URL of `image`
 
 
-async def post(client: AsyncClient, body: Any, url: str = URL, **extra: Any) -> Any:
-    data = body if isinstance(body, bytes) else json.dumps(body)
-    return await client.post(url, data=data, content_type="application/json", **extra)
-
-
-async def stream_events(client: AsyncClient, body: Any) -> list[dict[str, Any]]:
-    response = await post(client, body)
-    assert response.status_code == 200, response.content
-    return parse_sse(b"".join([chunk async for chunk in response.streaming_content]))
-
-
-def user_input(text: str, attachments: list[str] | None = None) -> dict[str, Any]:
-    return {
-        "content": [{"type": "input_text", "text": text}],
-        "attachments": attachments or [],
-        "inference_options": {},
-    }
-
-
 async def upload(client: AsyncClient, name: str) -> str:
     """Upload a small PNG through the direct upload view; its attachment id."""
     image = SimpleUploadedFile(name, png(2, 2), content_type="image/png")
@@ -76,7 +54,7 @@ async def upload(client: AsyncClient, name: str) -> str:
 
 
 async def new_chat(client: AsyncClient, text: str, attachments: list[str] | None = None) -> Any:
-    events = await stream_events(
+    events = await stream(
         client, {"type": "threads.create", "params": {"input": user_input(text, attachments)}}
     )
     thread_id = events[0]["thread"]["id"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import secrets
-from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -18,7 +17,7 @@ from django.urls import include, path
 from django_chatkit.context import ChatKitContext
 from django_chatkit.models import Thread
 from django_chatkit.views import ChatKitView, csrf_failure_reason
-from tests.support.protocol import new_thread, parse_sse
+from tests.support.protocol import new_thread, parse_sse, post
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -55,10 +54,6 @@ urlpatterns = [
 ]
 
 LIST = {"type": "threads.list", "params": {}}
-
-
-async def post(client: AsyncClient, body: Any, url: str, **extra: Any) -> Any:
-    return await client.post(url, data=json.dumps(body), content_type="application/json", **extra)
 
 
 def with_csrf(client: AsyncClient) -> dict[str, str]:

@@ -34,7 +34,8 @@ from django.urls import reverse
 from django_chatkit.attachments.files import FILE_SALT
 from django_chatkit.models import Attachment
 from tests.support.live import LiveServer, live_client
-from tests.support.world import World, build_world, post, snapshot, user_input
+from tests.support.protocol import post, user_input
+from tests.support.world import World, build_world, snapshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -12,8 +12,8 @@ import pytest
 
 from django_chatkit.models import Thread
 from tests.support.consistency import answer_text, assert_database_consistent, stored_items
-from tests.support.live import LiveServer, live_client, sse_frames
-from tests.support.protocol import add_message, frame_event, new_thread
+from tests.support.live import LiveServer, live_client
+from tests.support.protocol import add_message, new_thread, sse_events
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def stream_all(client: Any, body: dict[str, Any]) -> list[dict[str, Any]]:
     with client.stream("POST", "/chatkit/", json=body) as response:
         assert response.status_code == 200
-        return [frame_event(frame) for frame in sse_frames(response)]
+        return list(sse_events(response))
 
 
 def list_items(client: Any, thread_id: str, order: str, limit: int = 100) -> list[str]:

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from tests.support.live import LiveServer, live_client, sse_frames, streamed
-from tests.support.protocol import frame_event, is_delta, new_thread
+from tests.support.live import LiveServer, live_client, streamed
+from tests.support.protocol import is_delta, new_thread, sse_events
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
@@ -47,14 +47,14 @@ def test_open_streams_hold_no_database_connection(
             client,
             streamed(client, new_thread(f"gate {gate}")) as response,
         ):
-            frames = sse_frames(response)
+            stream = sse_events(response)
             events = []
-            for frame in frames:
-                events.append(frame_event(frame))
-                if is_delta(events[-1], "before-gate "):
+            for event in stream:
+                events.append(event)
+                if is_delta(event, "before-gate "):
                     break
             all_waiting.wait()  # every stream is open, its responder blocked on the gate
-            events.extend(frame_event(frame) for frame in frames)
+            events.extend(stream)
             return events
 
     with ThreadPoolExecutor(STREAMS) as pool:

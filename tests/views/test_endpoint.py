@@ -1,7 +1,8 @@
 """The protocol endpoint through Django's test client: every error path, the request log
-line, and a token-authenticated endpoint built on the ``get_context()`` hook; the error
-paths test_live_servers.py does not take, through live servers on both paths (Django's handler,
-the lean path). The token endpoint on the lean path: tests/views/test_lean.py."""
+line, and a token-authenticated endpoint built on the ``get_context()`` hook
+(``tests.support.token_site``); the error paths test_live_servers.py does not take,
+through live servers on both paths (Django's handler, the lean path). The token endpoint
+on the lean path: test_lean.py."""
 
 from __future__ import annotations
 
@@ -13,79 +14,25 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 from chatkit import types as ck
-from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.signing import BadSignature, TimestampSigner
-from django.http import HttpRequest
 from django.test import AsyncClient
-from django.urls import include, path
 
 from django_chatkit.context import ChatKitContext
 from django_chatkit.models import Attachment, Thread, ThreadItem
 from django_chatkit.store import DjangoStore
-from django_chatkit.views import AttachmentUploadView, ChatKitView
 from tests.support.live import LiveServer, live_client, request_log
-from tests.support.protocol import add_message, is_delta, new_thread, parse_sse
+from tests.support.protocol import add_message, is_delta, new_thread, parse_sse, post, stream
 from tests.support.servers import ScriptedServer
+from tests.support.token_site import token_signer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 URL = "/chatkit/"
 
 
-# A token-authenticated endpoint, e.g. for a mobile app: the get_context() hook.
-token_signer = TimestampSigner(salt="tests.chatkit-token")
-
-
-class TokenAuth:
-    """Authenticates ``Authorization: Bearer <token>``; no cookie, so no CSRF check."""
-
-    scope = "api"
-
-    async def get_context(self, request: HttpRequest) -> ChatKitContext | None:
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            return None
-        try:
-            user_id = token_signer.unsign(token, max_age=3600)
-        except BadSignature:
-            return None
-        user = await get_user_model().objects.filter(pk=user_id, is_active=True).afirst()
-        if user is None:
-            return None
-        return ChatKitContext(user=user, request=request, scope=self.scope)
-
-
-class TokenChatKitView(TokenAuth, ChatKitView):
-    pass
-
-
-class TokenUploadView(TokenAuth, AttachmentUploadView):
-    pass
-
-
-urlpatterns = [
-    path("api/chatkit/", TokenChatKitView.as_view()),
-    path("api/chatkit/upload/", TokenUploadView.as_view()),
-    path("chatkit/", include("django_chatkit.urls")),
-]
-
-
 class ExplodingServer(ScriptedServer):
     async def add_feedback(self, *args: Any, **kwargs: Any) -> None:
         raise RuntimeError("secret internals")
-
-
-async def post(client: AsyncClient, body: Any, url: str = URL, **extra: Any) -> Any:
-    data = body if isinstance(body, bytes) else json.dumps(body)
-    return await client.post(url, data=data, content_type="application/json", **extra)
-
-
-async def stream(client: AsyncClient, body: Any, url: str = URL, **extra: Any) -> list[Any]:
-    response = await post(client, body, url, **extra)
-    assert response.status_code == 200, response.content
-    assert response["Content-Type"] == "text/event-stream"
-    return parse_sse(b"".join([chunk async for chunk in response.streaming_content]))
 
 
 def error(response: Any) -> tuple[int, dict[str, Any]]:
@@ -95,26 +42,9 @@ def error(response: Any) -> tuple[int, dict[str, Any]]:
 
 
 @pytest.fixture
-async def user() -> Any:
-    return await get_user_model().objects.acreate_user("alice", password="pw")
-
-
-@pytest.fixture
-async def other() -> Any:
-    return await get_user_model().objects.acreate_user("bob", password="pw")
-
-
-@pytest.fixture
-async def chat(user: Any) -> AsyncClient:
+async def foreign_thread(bob: Any) -> str:
     client = AsyncClient()
-    await client.aforce_login(user)
-    return client
-
-
-@pytest.fixture
-async def foreign_thread(other: Any) -> str:
-    client = AsyncClient()
-    await client.aforce_login(other)
+    await client.aforce_login(bob)
     events = await stream(client, new_thread("echo private"))
     return events[0]["thread"]["id"]
 
@@ -150,9 +80,9 @@ async def test_anonymous_is_401() -> None:
     )
 
 
-async def test_session_requests_need_a_csrf_token(user: Any) -> None:
+async def test_session_requests_need_a_csrf_token(alice: Any) -> None:
     client = AsyncClient(enforce_csrf_checks=True)
-    await client.aforce_login(user)
+    await client.aforce_login(alice)
     body = {"type": "threads.list", "params": {}}
 
     assert error(await post(client, body)) == (
@@ -216,17 +146,17 @@ async def test_foreign_thread_is_404_exactly_like_a_missing_one(
     assert await item_types(foreign_thread) == ["user_message", "assistant_message"]
 
 
-async def test_foreign_attachment_is_404(chat: AsyncClient, other: Any, user: Any) -> None:
+async def test_foreign_attachment_is_404(chat: AsyncClient, bob: Any, alice: Any) -> None:
     await DjangoStore().save_attachment(
         ck.FileAttachment(id="atc_theirs", name="secret.pdf", mime_type="application/pdf"),
-        ChatKitContext(user=other),
+        ChatKitContext(user=bob),
     )
     response = await post(chat, new_thread("echo look", attachments=["atc_theirs"]))
     assert error(response) == (
         404,
         {"error": "not_found", "message": "Attachment atc_theirs not found"},
     )
-    assert not await Thread.objects.filter(user=user).aexists()
+    assert not await Thread.objects.filter(user=alice).aexists()
 
 
 @pytest.mark.parametrize("status", ["locked", "closed"])
@@ -311,7 +241,7 @@ async def test_unexpected_error_is_500_without_details(
 
 
 async def test_one_log_line_per_request_without_content(
-    chat: AsyncClient, user: Any, caplog: pytest.LogCaptureFixture
+    chat: AsyncClient, alice: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     secret = "echo my-password-is-hunter2"
     with caplog.at_level(logging.INFO, logger="django_chatkit"):
@@ -325,18 +255,18 @@ async def test_one_log_line_per_request_without_content(
     assert [r.levelno for r in lines] == [logging.INFO, logging.INFO, logging.INFO]
     created, missing, failed = lines
     assert created.getMessage().startswith(
-        f"chatkit op=threads.create user={user.pk} thread={thread_id} status=200 "
+        f"chatkit op=threads.create user={alice.pk} thread={thread_id} status=200 "
         "outcome=completed duration_ms="
     )
     assert missing.getMessage().startswith(
-        f"chatkit op=threads.get_by_id user={user.pk} thread=thr_nope status=404 duration_ms="
+        f"chatkit op=threads.get_by_id user={alice.pk} thread=thr_nope status=404 duration_ms="
     )
     assert failed.getMessage().startswith(
-        f"chatkit op=threads.add_user_message user={user.pk} thread={thread_id} status=200 "
+        f"chatkit op=threads.add_user_message user={alice.pk} thread={thread_id} status=200 "
         "outcome=error duration_ms="
     )
     assert created.chatkit_op == "threads.create"
-    assert created.chatkit_user_id == user.pk
+    assert created.chatkit_user_id == alice.pk
     assert created.chatkit_thread_id == thread_id
     assert created.chatkit_status == 200
     assert created.chatkit_outcome == "completed"
@@ -361,8 +291,8 @@ async def test_keepalive_comments_while_the_responder_is_silent(
     assert any(is_delta(event, "after-gate") for event in parse_sse(b"".join(rest)))
 
 
-@pytest.mark.urls(__name__)
-async def test_bearer_token_endpoint_through_get_context(user: Any, chat: AsyncClient) -> None:
+@pytest.mark.urls("tests.support.token_site")
+async def test_bearer_token_endpoint_through_get_context(alice: Any, chat: AsyncClient) -> None:
     client = AsyncClient(enforce_csrf_checks=True)  # no session, no CSRF token
     url = "/api/chatkit/"
     listing = {"type": "threads.list", "params": {}}
@@ -378,30 +308,30 @@ async def test_bearer_token_endpoint_through_get_context(user: Any, chat: AsyncC
     bad = {"Authorization": "Bearer " + token_signer.sign("999")[:-1] + "x"}
     assert error(await post(client, listing, url, headers=bad)) == unauthenticated
 
-    auth = {"Authorization": f"Bearer {token_signer.sign(str(user.pk))}"}
+    auth = {"Authorization": f"Bearer {token_signer.sign(str(alice.pk))}"}
     events = await stream(client, new_thread("echo from the app"), url, headers=auth)
     thread_id = events[0]["thread"]["id"]
     thread = await Thread.objects.aget(chatkit_id=thread_id)
-    assert (thread.user_id, thread.scope) == (user.pk, "api")
+    assert (thread.user_id, thread.scope) == (alice.pk, "api")
     listed = json.loads((await post(client, listing, url, headers=auth)).content)
     assert [t["id"] for t in listed["data"]] == [thread_id]
     # The session endpoint keeps its own history (scope ""): the thread is not there.
     assert json.loads((await post(chat, listing)).content)["data"] == []
 
 
-@pytest.mark.urls(__name__)
-async def test_bearer_token_direct_upload_through_the_same_hook(user: Any) -> None:
+@pytest.mark.urls("tests.support.token_site")
+async def test_bearer_token_direct_upload_through_the_same_hook(alice: Any) -> None:
     client = AsyncClient(enforce_csrf_checks=True)  # no session, no CSRF token
     url = "/api/chatkit/upload/"
     note = SimpleUploadedFile("note.txt", b"hello", content_type="text/plain")
     assert (await client.post(url, {"file": note})).status_code == 401
 
-    auth = {"Authorization": f"Bearer {token_signer.sign(str(user.pk))}"}
+    auth = {"Authorization": f"Bearer {token_signer.sign(str(alice.pk))}"}
     note = SimpleUploadedFile("note.txt", b"hello", content_type="text/plain")
     response = await client.post(url, {"file": note}, headers=auth)
     assert response.status_code == 200, response.content
     stored = await Attachment.objects.aget(chatkit_id=response.json()["id"])
-    assert (stored.user_id, stored.scope, stored.name) == (user.pk, "api", "note.txt")
+    assert (stored.user_id, stored.scope, stored.name) == (alice.pk, "api", "note.txt")
 
 
 async def test_unreadable_stored_data_is_500_not_a_client_error(
@@ -423,7 +353,7 @@ async def test_unreadable_stored_data_is_500_not_a_client_error(
     assert any(r.levelno == logging.ERROR for r in caplog.records if r.name == "django_chatkit")
 
 
-async def test_answering_a_structured_input_twice_is_400(chat: AsyncClient, user: Any) -> None:
+async def test_answering_a_structured_input_twice_is_400(chat: AsyncClient, alice: Any) -> None:
     thread_id = (await stream(chat, new_thread("echo hi")))[0]["thread"]["id"]
     question = ck.StructuredInputItem(
         id="si_1",
@@ -432,7 +362,7 @@ async def test_answering_a_structured_input_twice_is_400(chat: AsyncClient, user
         status="answered",
         inputs=[ck.StructuredInputFreeform(id="q1", question="Why?")],
     )
-    await DjangoStore().add_thread_item(thread_id, question, ChatKitContext(user=user))
+    await DjangoStore().add_thread_item(thread_id, question, ChatKitContext(user=alice))
     body = {
         "type": "threads.add_structured_input",
         "params": {"thread_id": thread_id, "item_id": "si_1", "input": {"answers": {}}},
@@ -443,8 +373,8 @@ async def test_answering_a_structured_input_twice_is_400(chat: AsyncClient, user
     )
 
 
-def test_error_paths_through_a_live_server(endpoint_server: LiveServer, user: Any) -> None:
-    with live_client(endpoint_server, user) as client:
+def test_error_paths_through_a_live_server(endpoint_server: LiveServer, alice: Any) -> None:
+    with live_client(endpoint_server, alice) as client:
         created = client.post(URL, json=new_thread("echo hi"))
         events = parse_sse(created.content)
         thread_id = events[0]["thread"]["id"]
@@ -503,10 +433,10 @@ def test_error_paths_through_a_live_server(endpoint_server: LiveServer, user: An
     ]
     assert sorted(request_log(endpoint_server, 5)) == sorted(
         [
-            ("threads.create", str(user.pk), thread_id, "200", "completed"),
-            ("-", str(user.pk), "-", "400", ""),  # not parsed: no operation
-            ("threads.add_user_message", str(user.pk), thread_id, "409", ""),
-            ("threads.retry_after_item", str(user.pk), thread_id, "400", ""),
-            ("input.transcribe", str(user.pk), "-", "501", ""),
+            ("threads.create", str(alice.pk), thread_id, "200", "completed"),
+            ("-", str(alice.pk), "-", "400", ""),  # not parsed: no operation
+            ("threads.add_user_message", str(alice.pk), thread_id, "409", ""),
+            ("threads.retry_after_item", str(alice.pk), thread_id, "400", ""),
+            ("input.transcribe", str(alice.pk), "-", "501", ""),
         ]
     )

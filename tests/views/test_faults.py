@@ -17,15 +17,20 @@ from typing import Any
 import httpx
 import pytest
 from chatkit import types as ck
-from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import AsyncClient
 
 from django_chatkit.db import run_db
 from django_chatkit.models import Thread
 from tests.support.consistency import answer_text, assert_database_consistent, stored_items
-from tests.support.live import live_client, server_env, sse_frames, start_server, stop_server
-from tests.support.protocol import add_message, frame_event, is_delta, new_thread, parse_sse
+from tests.support.live import live_client, server_env, start_server, stop_server
+from tests.support.protocol import (
+    add_message,
+    is_delta,
+    new_thread,
+    sse_events,
+    stream,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -87,20 +92,6 @@ def poison() -> Any:
         drop_poison_trigger()
 
 
-async def stream(client: AsyncClient, body: Any) -> list[dict[str, Any]]:
-    response = await client.post("/chatkit/", data=body, content_type="application/json")
-    assert response.status_code == 200
-    return parse_sse(b"".join([chunk async for chunk in response.streaming_content]))
-
-
-@pytest.fixture
-async def chat() -> tuple[AsyncClient, Any]:
-    user = await get_user_model().objects.acreate_user("alice", password="pw")
-    client = AsyncClient()
-    await client.aforce_login(user)
-    return client, user
-
-
 ERRCODES = [
     pytest.param("check_violation", id="integrity-error"),
     pytest.param(None, id="other-error", marks=pytest.mark.postgres),
@@ -109,14 +100,13 @@ ERRCODES = [
 
 @pytest.mark.parametrize("errcode", ERRCODES)
 async def test_database_error_saving_the_answer_ends_with_error_event(
-    chat: tuple[AsyncClient, Any], poison: Any, errcode: str | None
+    chat: AsyncClient, alice: Any, poison: Any, errcode: str | None
 ) -> None:
     """The answer's write fails after its deltas went out: the client gets an ``error``
     event, the database holds the user's message and no trace of the answer."""
-    client, user = chat
     await sync(poison)("assistant_message", errcode)
 
-    events = await stream(client, new_thread("echo POISON pill"))
+    events = await stream(chat, new_thread("echo POISON pill"))
 
     assert any(is_delta(event, "POISON ") for event in events)
     assert events[-1] == STREAM_ERROR  # not a "completed" stream whose answer is lost
@@ -124,14 +114,14 @@ async def test_database_error_saving_the_answer_ends_with_error_event(
         e["type"] == "thread.item.done" and e["item"]["type"] == "assistant_message" for e in events
     )
     thread_id = events[0]["thread"]["id"]
-    items = await sync(stored_items)(user, thread_id)
+    items = await sync(stored_items)(alice, thread_id)
     assert [item.type for item in items] == ["user_message"]
     assert await sync(assert_database_consistent)() == 1
 
     # The thread stays usable: the next message is answered and stored whole.
-    events = await stream(client, add_message(thread_id, "echo fine"))
+    events = await stream(chat, add_message(thread_id, "echo fine"))
     assert events[-1]["type"] == "thread.item.done"
-    items = await sync(stored_items)(user, thread_id)
+    items = await sync(stored_items)(alice, thread_id)
     assert [item.type for item in items] == ["user_message", "user_message", "assistant_message"]
     assert answer_text(items[2]) == "fine "
     assert await sync(assert_database_consistent)() == 3
@@ -139,18 +129,17 @@ async def test_database_error_saving_the_answer_ends_with_error_event(
 
 @pytest.mark.parametrize("errcode", ERRCODES)
 async def test_database_error_saving_the_user_message_ends_with_error_event(
-    chat: tuple[AsyncClient, Any], poison: Any, errcode: str | None
+    chat: AsyncClient, alice: Any, poison: Any, errcode: str | None
 ) -> None:
     """The write fails before the SDK's own error handling begins: the stream still ends
     with an ``error`` event, and nothing of the message is stored."""
-    client, user = chat
     await sync(poison)("user_message", errcode)
 
-    events = await stream(client, new_thread("POISON"))
+    events = await stream(chat, new_thread("POISON"))
 
     assert [event["type"] for event in events] == ["thread.created", "error"]
     assert events[-1] == STREAM_ERROR
-    assert await sync(stored_items)(user, events[0]["thread"]["id"]) == []
+    assert await sync(stored_items)(alice, events[0]["thread"]["id"]) == []
     assert await sync(assert_database_consistent)() == 0
 
 
@@ -162,13 +151,13 @@ def sync(func: Any) -> Any:
 # a server process killed during streams ------------------------------------------------
 
 
-def read_until_delta(frames: Any) -> list[dict[str, Any]]:
-    """Events up to the first delta. ``frames`` must stay referenced afterwards: an
-    abandoned frame generator is closed when collected, and closes the connection."""
+def read_until_delta(stream: Any) -> list[dict[str, Any]]:
+    """Events up to the first delta. ``stream`` must stay referenced afterwards: an
+    abandoned event generator is closed when collected, and closes the connection."""
     events = []
-    for frame in frames:
-        events.append(frame_event(frame))
-        if is_delta(events[-1]):
+    for event in stream:
+        events.append(event)
+        if is_delta(event):
             return events
     raise AssertionError(f"no delta: {events}")
 
@@ -201,8 +190,8 @@ def test_server_killed_during_streams_leaves_a_consistent_database(
             # A stream the server is in the middle of when it dies.
             gate = tmp_path / "never-created"
             with client.stream("POST", "/chatkit/", json=new_thread(f"gate {gate}")) as response:
-                frames = sse_frames(response)
-                thread_id = read_until_delta(frames)[0]["thread"]["id"]
+                stream = sse_events(response)
+                thread_id = read_until_delta(stream)[0]["thread"]["id"]
                 workers = [  # logged in here: no database connection left in a thread
                     threading.Thread(target=chatter, args=(i, live_client(server, user)))
                     for i in range(4)
@@ -235,7 +224,7 @@ def test_server_killed_during_streams_leaves_a_consistent_database(
     try:
         with live_client(server, user) as client:
             with client.stream("POST", "/chatkit/", json=add_message(thread_id, "echo back")) as r:
-                events = [frame_event(frame) for frame in sse_frames(r)]
+                events = list(sse_events(r))
             assert events[-1]["type"] == "thread.item.done"
             assert events[-1]["item"]["content"][0]["text"] == "back "
             listed = client.post(
@@ -299,7 +288,7 @@ def test_dropped_database_connections_break_no_request(
     try:
         with live_client(server, user) as client:
             with client.stream("POST", "/chatkit/", json=new_thread("echo one")) as response:
-                events = [frame_event(frame) for frame in sse_frames(response)]
+                events = list(sse_events(response))
             thread_id = events[0]["thread"]["id"]
             assert client.post("/chatkit/", json={"type": "threads.list", "params": {}}).is_success
 
@@ -313,13 +302,13 @@ def test_dropped_database_connections_break_no_request(
             gate = tmp_path / "gate"
             body = add_message(thread_id, f"gate {gate}")
             with client.stream("POST", "/chatkit/", json=body) as response:
-                frames = sse_frames(response)
-                for frame in frames:
-                    if is_delta(frame_event(frame)):
+                stream = sse_events(response)
+                for event in stream:
+                    if is_delta(event):
                         break
                 terminate_backends()
                 gate.touch()
-                rest = [frame_event(frame) for frame in frames]
+                rest = list(stream)
             assert rest[-1]["type"] == "thread.item.done"
             assert rest[-1]["item"]["content"][0]["text"] == "before-gate after-gate"
     finally:

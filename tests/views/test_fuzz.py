@@ -16,23 +16,19 @@ lean path).
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
-from datetime import datetime
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from asgiref.sync import async_to_sync
-from chatkit import types as ck
 from django.contrib.auth import get_user_model
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from django_chatkit.context import ChatKitContext
-from django_chatkit.server import DjangoChatKitServer
 from tests.support.live import LiveServer, live_client
-from tests.support.protocol import parse_sse
-from tests.support.world import World, build_world, post, user_input
+from tests.support.protocol import parse_sse, post, user_input
+from tests.support.world import World, build_world
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -48,36 +44,6 @@ FUZZ = settings(
         HealthCheck.large_base_example,
     ],
 )
-
-
-class FuzzServer(DjangoChatKitServer):
-    """Answers everything, quickly, whatever the input (actions included)."""
-
-    async def respond(
-        self,
-        thread: ck.ThreadMetadata,
-        input_user_message: ck.UserMessageItem | None,
-        context: ChatKitContext,
-    ) -> AsyncIterator[ck.ThreadStreamEvent]:
-        yield ck.ThreadItemDoneEvent(
-            item=ck.AssistantMessageItem(
-                id=self.store.generate_item_id("message", thread, context),
-                thread_id=thread.id,
-                created_at=datetime.now(),
-                content=[ck.AssistantMessageContent(text="ok")],
-            )
-        )
-
-    async def action(
-        self, thread: Any, action: Any, sender: Any, context: ChatKitContext
-    ) -> AsyncIterator[ck.ThreadStreamEvent]:
-        async for event in self.respond(thread, None, context):
-            yield event
-
-    async def sync_action(
-        self, thread: Any, action: Any, sender: Any, context: ChatKitContext
-    ) -> ck.SyncCustomActionResponse:
-        return ck.SyncCustomActionResponse(updated_item=sender)
 
 
 def valid_requests(w: World) -> list[dict[str, Any]]:
@@ -245,7 +211,7 @@ async def check(world: World, body: bytes) -> int:
 
 @pytest.fixture
 async def world(settings: Any) -> World:
-    settings.CHATKIT_SERVER = "tests.views.test_fuzz.FuzzServer"
+    settings.CHATKIT_SERVER = "tests.support.servers.FuzzServer"
     user = await get_user_model().objects.acreate_user("mallory", password="pw")
     return await build_world(user)
 
@@ -356,7 +322,7 @@ def live_settings() -> str:
 @pytest.fixture
 def live_world(endpoint_server: LiveServer, settings: Any) -> World:
     """Mallory's world, its files where the live server keeps its own."""
-    settings.CHATKIT_SERVER = "tests.views.test_fuzz.FuzzServer"
+    settings.CHATKIT_SERVER = "tests.support.servers.FuzzServer"
     settings.MEDIA_ROOT = str(endpoint_server.media_root)
     user = get_user_model().objects.create_user("mallory", password="pw")
     return async_to_sync(build_world)(user)

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from tests.support.live import LiveServer, live_client, sse_frames, streamed
-from tests.support.protocol import frame_event, is_delta, new_thread
+from django_chatkit.client.transports import SSEParser
+from tests.support.live import LiveServer, live_client, streamed
+from tests.support.protocol import is_delta, new_thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,16 +32,19 @@ def test_keepalive_comments_while_the_responder_is_silent(
         streamed(client, new_thread(f"gate {gate}")) as response,
     ):
         assert response.status_code == 200
-        frames = sse_frames(response)
-        for frame in frames:  # up to the delta before the responder blocks on the gate
-            if frame != KEEPALIVE and is_delta(frame_event(frame), "before-gate "):
-                break
+        parser = SSEParser()  # the terminal client's: comments are no events
+        chunks = response.iter_raw()
+        # Up to the delta before the responder blocks on the gate.
+        while not any(is_delta(event, "before-gate ") for event in parser.feed(next(chunks))):
+            pass
         # Nothing but keep-alive comments can come until the gate opens (the read
         # timeout of the client bounds the wait).
-        assert next(frames) == KEEPALIVE
-        assert next(frames) == KEEPALIVE
+        waiting = len(parser.comments)
+        while len(parser.comments) < waiting + 2:
+            assert parser.feed(next(chunks)) == []
         gate.touch()
-        rest = [frame for frame in frames if frame != KEEPALIVE]
-    events = [frame_event(frame) for frame in rest]
+        events = [event for chunk in chunks for event in parser.feed(chunk)]
+    assert not parser.buffer and not parser.data  # nothing cut off
+    assert set(parser.comments) == {KEEPALIVE}
     assert any(is_delta(event, "after-gate") for event in events)
     assert events[-1]["type"] == "thread.item.done"

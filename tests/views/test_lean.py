@@ -39,7 +39,7 @@ from tests.support.live import (
 from tests.support.live import request_log as request_log_lines
 from tests.support.protocol import is_delta, new_thread, parse_sse
 from tests.support.sockets import open_socket, receive
-from tests.views.test_endpoint import token_signer
+from tests.support.token_site import token_signer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -77,11 +77,6 @@ def site(
             for lean in (False, True)
         )
         yield Site(django, lean)
-
-
-@pytest.fixture
-def user(django_user_model: Any) -> Any:
-    return django_user_model.objects.create_user("alice", password="pw")
 
 
 def session_client(server: LiveServer, user: Any, **cookies: str) -> httpx.Client:
@@ -123,11 +118,11 @@ UNAUTHENTICATED = (
 # what goes through Django ------------------------------------------------------------
 
 
-def test_only_a_post_to_an_endpoint_skips_django(site: Site, user: Any) -> None:
-    with live_client(site.django, user) as client:
+def test_only_a_post_to_an_endpoint_skips_django(site: Site, alice: Any) -> None:
+    with live_client(site.django, alice) as client:
         response = client.post("/chatkit/", json=LISTING)
         assert response.headers[THROUGH_DJANGO] == "yes"  # the marker works
-    with live_client(site.lean, user) as client:
+    with live_client(site.lean, alice) as client:
         response = client.post("/chatkit/", json=LISTING)
         assert answer(response) == (200, EMPTY_PAGE)
         assert THROUGH_DJANGO not in response.headers
@@ -156,15 +151,15 @@ def test_only_a_post_to_an_endpoint_skips_django(site: Site, user: Any) -> None:
 # authentication -----------------------------------------------------------------------
 
 
-def test_session_authentication_with_the_full_csrf_check(site: Site, user: Any) -> None:
+def test_session_authentication_with_the_full_csrf_check(site: Site, alice: Any) -> None:
     """Every CSRF case answers the same on both paths; a masked token is accepted."""
     secret, token = masked_token()
     for server in site.both:
-        with session_client(server, user) as client:
+        with session_client(server, alice) as client:
             assert answer(client.post("/chatkit/", json=LISTING)) == forbidden(
                 "CSRF cookie not set."
             )
-        with session_client(server, user, csrftoken=secret) as client:
+        with session_client(server, alice, csrftoken=secret) as client:
             assert answer(client.post("/chatkit/", json=LISTING)) == forbidden(
                 "CSRF token missing."
             )
@@ -180,20 +175,20 @@ def test_session_authentication_with_the_full_csrf_check(site: Site, user: Any) 
 
 
 def test_csrf_token_in_the_session(
-    site: Site, user: Any, tmp_path_factory: pytest.TempPathFactory
+    site: Site, alice: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     """``CSRF_USE_SESSIONS``: the lean path reads the secret from the session."""
     env = {"CHATKIT_TEST_CSRF_USE_SESSIONS": "1"}
     with module_server(tmp_path_factory, site.lean.kind, SETTINGS, lean=True, **env) as server:
         secret, token = masked_token()
-        with session_client(server, user, csrftoken=secret) as client:
+        with session_client(server, alice, csrftoken=secret) as client:
             masked = {"X-CSRFToken": token}
             # A cookie is not where the secret is kept.
             assert answer(client.post("/chatkit/", json=LISTING, headers=masked)) == forbidden(
                 "CSRF cookie not set."
             )
         browser = Client()
-        browser.force_login(user)
+        browser.force_login(alice)
         session = browser.session
         session[CSRF_SESSION_KEY] = secret
         session.save()
@@ -209,20 +204,20 @@ def test_csrf_token_in_the_session(
             )
 
 
-def test_a_changed_password_ends_the_session(site: Site, user: Any) -> None:
+def test_a_changed_password_ends_the_session(site: Site, alice: Any) -> None:
     with contextlib.ExitStack() as stack:
-        clients = [stack.enter_context(live_client(server, user)) for server in site.both]
+        clients = [stack.enter_context(live_client(server, alice)) for server in site.both]
         for client in clients:
             assert answer(client.post("/chatkit/", json=LISTING)) == (200, EMPTY_PAGE)
-        user.set_password("changed")
-        user.save()
+        alice.set_password("changed")
+        alice.save()
         for client in clients:
             assert answer(client.post("/chatkit/", json=LISTING)) == UNAUTHENTICATED
 
 
-def test_a_host_not_in_allowed_hosts_is_400(site: Site, user: Any) -> None:
+def test_a_host_not_in_allowed_hosts_is_400(site: Site, alice: Any) -> None:
     start = len(site.lean.log())
-    with live_client(site.lean, user) as client:
+    with live_client(site.lean, alice) as client:
         response = client.post(
             "/chatkit/", json=new_thread("echo hi"), headers={"Host": "evil.example"}
         )
@@ -238,17 +233,17 @@ def test_a_host_not_in_allowed_hosts_is_400(site: Site, user: Any) -> None:
     assert log_lines(site.lean, DJANGO_REQUEST_LINE, 1, start) == [("Bad Request", "/chatkit/")]
 
 
-def test_the_token_endpoint_and_a_scoped_endpoint(site: Site, user: Any) -> None:
-    """``get_context()`` (tests/views/test_endpoint.py's ``TokenChatKitView``) and ``scope`` passed
-    to ``as_view()`` on the lean path."""
+def test_the_token_endpoint_and_a_scoped_endpoint(site: Site, alice: Any) -> None:
+    """``get_context()`` (``tests.support.token_site``'s ``TokenChatKitView``) and ``scope``
+    passed to ``as_view()`` on the lean path."""
     with httpx.Client(base_url=site.lean.base_url, timeout=TIMEOUT) as app:
         assert answer(app.post("/api/chatkit/", json=LISTING)) == UNAUTHENTICATED
-        auth = {"Authorization": f"Bearer {token_signer.sign(str(user.pk))}"}
+        auth = {"Authorization": f"Bearer {token_signer.sign(str(alice.pk))}"}
         response = app.post("/api/chatkit/", json=new_thread("echo from the app"), headers=auth)
         assert response.status_code == 200
         assert THROUGH_DJANGO not in response.headers
         api_thread = parse_sse(response.content)[0]["thread"]["id"]
-    with live_client(site.lean, user) as client:
+    with live_client(site.lean, alice) as client:
         response = client.post("/support/chatkit/", json=new_thread("echo help"))
         assert THROUGH_DJANGO not in response.headers
         support_thread = parse_sse(response.content)[0]["thread"]["id"]
@@ -257,7 +252,7 @@ def test_the_token_endpoint_and_a_scoped_endpoint(site: Site, user: Any) -> None
         assert answer(client.post("/chatkit/", json=LISTING)) == (200, EMPTY_PAGE)
     scopes = dict(Thread.objects.values_list("chatkit_id", "scope"))
     assert scopes == {api_thread: "api", support_thread: "support"}
-    assert set(Thread.objects.values_list("user_id", flat=True)) == {user.pk}
+    assert set(Thread.objects.values_list("user_id", flat=True)) == {alice.pk}
 
 
 # what the skipped middleware did ------------------------------------------------------
@@ -270,19 +265,19 @@ def answered_text(response: httpx.Response) -> str:
     )
 
 
-def test_the_language_of_the_request(site: Site, user: Any) -> None:
+def test_the_language_of_the_request(site: Site, alice: Any) -> None:
     """LocaleMiddleware is installed: ``Accept-Language`` reaches the context."""
     for server in site.both:
-        with live_client(server, user) as client:
+        with live_client(server, alice) as client:
             french = {"Accept-Language": "fr-CH, fr;q=0.9"}
             assert answered_text(client.post("/chatkit/", json=new_thread("language"))) == "en"
             response = client.post("/chatkit/", json=new_thread("language"), headers=french)
             assert answered_text(response) == "fr", server.name
 
 
-def test_websockets_through_the_lean_application(site: Site, user: Any) -> None:
+def test_websockets_through_the_lean_application(site: Site, alice: Any) -> None:
     """The router wraps tests.support.asgi's ProtocolTypeRouter: its sockets still work."""
-    with open_socket(site.lean, user) as socket:
+    with open_socket(site.lean, alice) as socket:
         socket.send('{"type": "ping"}')
         assert receive(socket) == {"type": "pong"}
 
@@ -308,12 +303,12 @@ BAD_REQUESTS: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
-def test_request_errors_and_log_lines_are_the_same_on_both_paths(site: Site, user: Any) -> None:
+def test_request_errors_and_log_lines_are_the_same_on_both_paths(site: Site, alice: Any) -> None:
     seen = {}
     for server in site.both:
         start = len(server.log())
         answers = []
-        with live_client(server, user) as client:
+        with live_client(server, alice) as client:
             for _, request in BAD_REQUESTS:
                 request = {"headers": {"Content-Type": "application/json"}, **request}
                 answers.append(answer(client.post("/chatkit/", **request)))
@@ -332,9 +327,9 @@ def test_request_errors_and_log_lines_are_the_same_on_both_paths(site: Site, use
     assert [status for status, _ in lean[0]] == [400, 400, 400, 400, 404, 413, 400, 200, 401]
 
 
-def test_request_finished_is_sent_after_the_response(site: Site, user: Any) -> None:
+def test_request_finished_is_sent_after_the_response(site: Site, alice: Any) -> None:
     finished = re.compile(r"^(request_finished)$", re.MULTILINE)
-    with live_client(site.lean, user) as client:
+    with live_client(site.lean, alice) as client:
         start = len(site.lean.log())
         assert answer(client.post("/chatkit/", json=LISTING)) == (200, EMPTY_PAGE)
         log_lines(site.lean, finished, 1, start)

@@ -9,22 +9,16 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.cache import caches
 from django.test import AsyncClient
 
-from django_chatkit import ratelimit
 from django_chatkit.models import Thread
 from django_chatkit.ratelimit import RateLimited, check_rate_limit
 from tests.support.live import LiveServer, live_client
-from tests.support.protocol import add_message, new_thread, parse_sse
+from tests.support.protocol import add_message, new_thread, parse_sse, post
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_cache")]
 
 URL = "/chatkit/"
-
-
-async def post(client: AsyncClient, body: Any) -> Any:
-    return await client.post(URL, data=json.dumps(body), content_type="application/json")
 
 
 async def send(client: AsyncClient, body: Any) -> Any:
@@ -38,33 +32,6 @@ async def send(client: AsyncClient, body: Any) -> Any:
 def error(response: Any) -> tuple[int, dict[str, Any]]:
     assert response["Content-Type"] == "application/json"
     return response.status_code, json.loads(response.content)
-
-
-#: Half a minute into a minute (and an hour, and a day): a test's requests all fall in one
-#: window of any "/m", "/h" or "/d" limit however long the test takes.
-FIXED_NOW = 1_800_000_030.0
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """An empty cache, and the rate limit's clock fixed in the middle of its windows: on
-    the real clock a test crossing a minute boundary would start a new window."""
-    monkeypatch.setattr(ratelimit, "wall_clock", lambda: FIXED_NOW)
-    caches["default"].clear()
-    yield
-    caches["default"].clear()
-
-
-@pytest.fixture
-async def alice() -> Any:
-    return await get_user_model().objects.acreate_user("alice", password="pw")
-
-
-@pytest.fixture
-async def chat(alice: Any) -> AsyncClient:
-    client = AsyncClient()
-    await client.aforce_login(alice)
-    return client
 
 
 async def new_chat(client: AsyncClient, text: str = "echo hi") -> str:

@@ -14,20 +14,20 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from django_chatkit.models import ThreadItem
-from tests.support.live import LiveServer, live_client, sse_frames, streamed
-from tests.support.protocol import add_message, frame_event, is_delta, new_thread
+from tests.support.live import LiveServer, live_client, streamed
+from tests.support.protocol import add_message, is_delta, new_thread, sse_events
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CANCEL_MARKER = "The user cancelled the stream. Stop responding to the prior request."
 
 
-def read_until(frames: Any, predicate: Any) -> list[dict[str, Any]]:
-    """Events from ``frames`` up to and including the first one matching ``predicate``."""
+def read_until(stream: Any, predicate: Any) -> list[dict[str, Any]]:
+    """Events from ``stream`` up to and including the first one matching ``predicate``."""
     events = []
-    for frame in frames:
-        events.append(frame_event(frame))
-        if predicate(events[-1]):
+    for event in stream:
+        events.append(event)
+        if predicate(event):
             return events
     raise AssertionError(f"stream ended before the expected event: {events}")
 
@@ -54,28 +54,25 @@ def has_cancel_marker(items: list[Any]) -> bool:
     return any(item.type == "sdk_hidden_context" for item in items)
 
 
-@pytest.fixture
-def user(django_user_model: Any) -> Any:
-    return django_user_model.objects.create_user("alice", password="pw")
-
-
-def test_stream_is_flushed_event_by_event(endpoint_server: LiveServer, user: Any, tmp_path) -> None:
+def test_stream_is_flushed_event_by_event(
+    endpoint_server: LiveServer, alice: Any, tmp_path
+) -> None:
     gate = tmp_path / "gate"
     with (
-        live_client(endpoint_server, user) as client,
+        live_client(endpoint_server, alice) as client,
         streamed(client, new_thread(f"gate {gate}")) as response,
     ):
         assert response.status_code == 200
         assert response.headers["content-type"] == "text/event-stream"
         assert response.headers["cache-control"] == "no-cache"
         assert response.headers["x-accel-buffering"] == "no"
-        frames = sse_frames(response)
+        stream = sse_events(response)
         # The responder is blocked on the gate: this delta can only arrive if each
         # event is flushed as it is produced.
-        before = read_until(frames, lambda event: is_delta(event, "before-gate "))
+        before = read_until(stream, lambda event: is_delta(event, "before-gate "))
         assert not gate.exists()
         gate.touch()
-        after = [frame_event(frame) for frame in frames]
+        after = list(stream)
 
     assert [event["type"] for event in before] == [
         "thread.created",
@@ -90,10 +87,10 @@ def test_stream_is_flushed_event_by_event(endpoint_server: LiveServer, user: Any
     assert done[-1]["item"]["content"][0]["text"] == "before-gate after-gate"
 
 
-def test_created_thread_is_listed(endpoint_server: LiveServer, user: Any) -> None:
-    with live_client(endpoint_server, user) as client:
+def test_created_thread_is_listed(endpoint_server: LiveServer, alice: Any) -> None:
+    with live_client(endpoint_server, alice) as client:
         with streamed(client, new_thread("echo hello live")) as response:
-            events = [frame_event(frame) for frame in sse_frames(response)]
+            events = list(sse_events(response))
         thread_id = events[0]["thread"]["id"]
         assert events[-1]["type"] == "thread.item.done"
 
@@ -111,15 +108,14 @@ def test_created_thread_is_listed(endpoint_server: LiveServer, user: Any) -> Non
     assert listed[1]["content"][0]["text"] == "echo hello live"
 
 
-def test_responder_failure_ends_with_error_event(endpoint_server: LiveServer, user: Any) -> None:
+def test_responder_failure_ends_with_error_event(endpoint_server: LiveServer, alice: Any) -> None:
     with (
-        live_client(endpoint_server, user) as client,
+        live_client(endpoint_server, alice) as client,
         streamed(client, new_thread("fail")) as response,
     ):
         assert response.status_code == 200
-        frames = list(sse_frames(response))
+        events = list(sse_events(response))  # every frame complete, none cut off
 
-    events = [frame_event(frame) for frame in frames]  # every frame complete, none cut off
     assert events[-1] == {"type": "error", "code": "stream.error", "allow_retry": True}
     assert any(is_delta(event, "about to fail ") for event in events)
     thread_id = events[0]["thread"]["id"]
@@ -127,18 +123,18 @@ def test_responder_failure_ends_with_error_event(endpoint_server: LiveServer, us
 
 
 def test_disconnect_while_responding_saves_partial_answer(
-    endpoint_server: LiveServer, user: Any, tmp_path
+    endpoint_server: LiveServer, alice: Any, tmp_path
 ) -> None:
     never = tmp_path / "never-created"
     # Leaving the block closes the connection while respond() waits on the gate.
     with (
-        live_client(endpoint_server, user) as client,
+        live_client(endpoint_server, alice) as client,
         streamed(client, new_thread(f"gate {never}")) as response,
     ):
-        events = read_until(sse_frames(response), lambda event: is_delta(event, "before-gate "))
+        events = read_until(sse_events(response), lambda event: is_delta(event, "before-gate "))
     thread_id = events[0]["thread"]["id"]
 
-    items = wait_for_items(user, thread_id, has_cancel_marker)
+    items = wait_for_items(alice, thread_id, has_cancel_marker)
     assert [item.type for item in items] == [
         "user_message",
         "assistant_message",
@@ -149,20 +145,20 @@ def test_disconnect_while_responding_saves_partial_answer(
 
 
 def test_disconnect_while_sending_saves_partial_answer(
-    endpoint_server: LiveServer, user: Any, tmp_path
+    endpoint_server: LiveServer, alice: Any, tmp_path
 ) -> None:
     # 32 deltas of 512 KiB (16 MiB) do not fit in the socket buffers of a client that
     # stops reading after the first one: the server still has most of them to write
     # when the client goes away.
     never = tmp_path / "never-created"
     with (
-        live_client(endpoint_server, user) as client,
+        live_client(endpoint_server, alice) as client,
         streamed(client, new_thread(f"big 32 512 {never}")) as response,
     ):
-        events = read_until(sse_frames(response), is_delta)
+        events = read_until(sse_events(response), is_delta)
     thread_id = events[0]["thread"]["id"]
 
-    items = wait_for_items(user, thread_id, has_cancel_marker)
+    items = wait_for_items(alice, thread_id, has_cancel_marker)
     assert [item.type for item in items] == [
         "user_message",
         "assistant_message",
@@ -177,13 +173,13 @@ def error(response: Any) -> tuple[int, dict[str, Any]]:
     return response.status_code, response.json()
 
 
-def test_error_statuses(endpoint_server: LiveServer, user: Any) -> None:
+def test_error_statuses(endpoint_server: LiveServer, alice: Any) -> None:
     other = get_user_model().objects.create_user("bob", password="pw")
     with (
         live_client(endpoint_server, other) as client,
         streamed(client, new_thread("echo mine")) as response,
     ):
-        events = [frame_event(frame) for frame in sse_frames(response)]  # read to the end
+        events = list(sse_events(response))  # read to the end
     foreign_id = events[0]["thread"]["id"]
     get_thread = {"type": "threads.get_by_id", "params": {"thread_id": foreign_id}}
     not_found = (404, {"error": "not_found", "message": f"Thread {foreign_id} not found"})
@@ -197,12 +193,12 @@ def test_error_statuses(endpoint_server: LiveServer, user: Any) -> None:
                 "login_url": "/accounts/login/",
             },
         )
-    with live_client(endpoint_server, user, csrf=False) as no_csrf:
+    with live_client(endpoint_server, alice, csrf=False) as no_csrf:
         assert error(no_csrf.post("/chatkit/", json=get_thread)) == (
             403,
             {"error": "forbidden", "message": "CSRF verification failed: CSRF cookie not set."},
         )
-    with live_client(endpoint_server, user) as client:
+    with live_client(endpoint_server, alice) as client:
         assert error(client.post("/chatkit/", json=get_thread)) == not_found
         assert error(client.post("/chatkit/", json=add_message(foreign_id, "mine!"))) == not_found
         malformed = client.post(

@@ -121,11 +121,6 @@ BAD_BODIES = {
 
 
 @pytest.fixture
-def alice(django_user_model: Any) -> Any:
-    return django_user_model.objects.create_user("alice", password="pw")
-
-
-@pytest.fixture
 def browser(alice: Any) -> Client:
     """Alice's browser: session cookie and CSRF cookie plus header, CSRF enforced (so the
     endpoint's check reads ``request.POST``, as it does in production)."""

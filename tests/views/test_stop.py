@@ -35,15 +35,14 @@ from tests.support.live import (
     asgi_application,
     both_paths,
     live_client,
-    sse_frames,
 )
 from tests.support.protocol import (
     add_message,
-    frame_event,
     is_delta,
     new_thread,
     parse_sse,
     session_http_scope,
+    sse_events,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -183,9 +182,7 @@ def perform(server: LiveServer, client: Any, run: Run, rng: random.Random) -> No
         return
     with client.stream("POST", "/chatkit/", json=body) as response:
         assert response.status_code == 200
-        frames = sse_frames(response)
-        for index, frame in enumerate(frames, start=1):
-            event = frame_event(frame)
+        for index, event in enumerate(sse_events(response), start=1):
             if event["type"] == "thread.created":
                 run.thread_id = event["thread"]["id"]
             if is_delta(event):

@@ -19,7 +19,7 @@ from django_chatkit.views.streaming import (
     EventStreamResponse,
 )
 from tests.support.live import asgi_application, both_paths
-from tests.support.protocol import frame_event, new_thread, session_http_scope
+from tests.support.protocol import new_thread, parse_sse, session_http_scope
 
 CANCEL_MARKER = "The user cancelled the stream. Stop responding to the prior request."
 
@@ -69,7 +69,8 @@ async def test_disconnect_while_django_is_blocked_in_send(tmp_path: Any, lean: b
     disconnected.set()
     await asyncio.wait_for(request, timeout=10)
 
-    thread_id = frame_event(frames[0].rstrip(b"\n"))["thread"]["id"]
+    [created] = parse_sse(frames[0])
+    thread_id = created["thread"]["id"]
     rows = ThreadItem.objects.filter(thread__user=user, thread__chatkit_id=thread_id)
     items: list[Any] = []
     for _ in range(500):  # the producer saves in the background: poll up to 10 s
@@ -139,11 +140,9 @@ async def test_failure_outside_the_sdk_ends_with_an_error_event() -> None:
     body = b"".join([chunk async for chunk in stream.chunks()])
 
     assert body == b'data: {"type":"stream_options"}\n\n' + STREAM_ERROR_CHUNK
-    assert frame_event(STREAM_ERROR_CHUNK.rstrip(b"\n")) == {
-        "type": "error",
-        "code": "stream.error",
-        "allow_retry": True,
-    }
+    assert parse_sse(STREAM_ERROR_CHUNK) == [
+        {"type": "error", "code": "stream.error", "allow_retry": True}
+    ]
     assert finished == ["error"]
 
 

@@ -17,11 +17,10 @@ from tests.support.live import (
     LiveServer,
     live_client,
     server_env,
-    sse_frames,
     start_server,
     stop_server,
 )
-from tests.support.protocol import add_message, frame_event, new_thread
+from tests.support.protocol import add_message, new_thread, sse_events
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -44,7 +43,7 @@ def two_workers(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory)
 def stream(client: Any, body: dict[str, Any]) -> list[dict[str, Any]]:
     with client.stream("POST", "/chatkit/", json=body) as response:
         assert response.status_code == 200, response.read()
-        return [frame_event(frame) for frame in sse_frames(response)]
+        return list(sse_events(response))
 
 
 def test_a_thread_started_on_one_worker_continues_on_the_other(
