@@ -10,10 +10,11 @@ PIP_EXTRA ?=
 # Tests run against the built wheel (make test-wheel): those that need what the package
 # ships besides its modules (templates, static files, migrations, management commands)
 # and the live servers importing it. `make test-wheel WHEEL_TESTS=tests` runs them all.
-WHEEL_TESTS ?= tests/test_migrations.py tests/test_templatetags.py tests/test_admin.py \
-	tests/test_admin_markdown.py tests/test_example.py tests/test_example_live.py \
-	tests/test_live.py tests/test_views.py tests/test_attachments.py tests/test_checks.py \
-	tests/test_chatkit_chat.py tests/test_purge.py
+WHEEL_TESTS ?= tests/test_migrations.py tests/test_checks.py \
+	tests/templatetags/test_chatkit_tag.py tests/admin/test_threads.py tests/admin/test_markdown.py \
+	tests/example/test_project.py tests/example/test_live.py tests/views/test_live_servers.py \
+	tests/views/test_endpoint.py tests/attachments/test_local_disk.py \
+	tests/client/test_chatkit_chat.py tests/management/test_purge.py
 # A Python 3.12 for the Django 6 run: pyenv's, else python3.12 on PATH.
 PYTHON312 ?= $(shell (command -v pyenv >/dev/null && ls -d "$$(pyenv root)"/versions/3.12*/bin/python 2>/dev/null | tail -n 1) || command -v python3.12)
 

@@ -1,16 +1,26 @@
+"""Fixtures shared by the whole suite: the users, a logged-in client, the contexts, and
+the real servers (daphne, uvicorn, moto); each package's own in its ``conftest.py``."""
+
 import os
+from typing import Any
 
 import pytest
 from asgiref.sync import SyncToAsync
 from django.conf import settings
+from django.core.cache import caches
 from django.db import connections
+from django.test import AsyncClient
 
-from tests.live import (  # noqa: F401  (real daphne/uvicorn servers)
+from django_chatkit import ratelimit
+from django_chatkit.context import ChatKitContext
+from tests.support.factories import make_user
+from tests.support.live import (  # noqa: F401  (real daphne/uvicorn servers)
     asgi_server,
     endpoint_server,
     live_settings,
 )
-from tests.s3 import moto_s3, s3  # noqa: F401  (an S3 server: moto on loopback)
+from tests.support.s3 import moto_s3, s3  # noqa: F401  (an S3 server: moto on loopback)
+from tests.support.servers import ScriptedServer
 
 
 def pytest_collection_modifyitems(config, items):
@@ -38,3 +48,69 @@ def _close_async_orm_connections():
 def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path / "media")
     os.makedirs(settings.MEDIA_ROOT, exist_ok=True)
+
+
+# users ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def alice(db: None) -> Any:
+    """A user, ``alice`` (password ``pw``, e-mail ``alice@example.com``, not staff)."""
+    return make_user("alice")
+
+
+@pytest.fixture
+def bob(db: None) -> Any:
+    """Another user, ``bob`` (password ``pw``): the one who must not reach alice's data."""
+    return make_user("bob")
+
+
+@pytest.fixture
+def staff(alice: Any) -> Any:
+    """``alice`` with the staff flag: the admin's login page admits only staff."""
+    alice.is_staff = True
+    alice.save(update_fields=["is_staff"])
+    return alice
+
+
+@pytest.fixture
+async def chat(alice: Any) -> AsyncClient:
+    """Django's async test client, logged in as ``alice``."""
+    client = AsyncClient()
+    await client.aforce_login(alice)
+    return client
+
+
+@pytest.fixture
+def as_alice(alice: Any) -> ChatKitContext:
+    return ChatKitContext(user=alice)
+
+
+@pytest.fixture
+def as_bob(bob: Any) -> ChatKitContext:
+    return ChatKitContext(user=bob)
+
+
+# the server ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def server() -> ScriptedServer:
+    """The suite's ``CHATKIT_SERVER`` (``DjangoStore``, ``DjangoAttachmentStore``)."""
+    return ScriptedServer()
+
+
+#: Half a minute into a minute (and an hour, and a day): a test's requests all fall in one
+#: window of any "/m", "/h" or "/d" limit however long the test takes.
+FIXED_NOW = 1_800_000_030.0
+
+
+@pytest.fixture
+def fresh_cache(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """An empty cache, and the rate limit's clock fixed in the middle of its windows: on
+    the real clock a test crossing a minute boundary would start a new window. For the
+    rate limit tests: ``pytest.mark.usefixtures("fresh_cache")``."""
+    monkeypatch.setattr(ratelimit, "wall_clock", lambda: FIXED_NOW)
+    caches["default"].clear()
+    yield
+    caches["default"].clear()

@@ -63,9 +63,9 @@ def test_e001_server_not_set(settings: Any, unset: bool) -> None:
     ("path", "reason"),
     [
         ("tests.nowhere.Server", "No module named 'tests.nowhere'"),
-        ("tests.servers.Missing", 'does not define a "Missing" attribute'),
+        ("tests.support.servers.Missing", 'does not define a "Missing" attribute'),
         ("NoDots", "doesn't look like a module path"),
-        ("tests.broken_server.Server", "RuntimeError('broken on import')"),
+        ("tests.support.broken_server.Server", "RuntimeError('broken on import')"),
     ],
 )
 def test_e002_server_not_importable(settings: Any, path: str, reason: str) -> None:
@@ -204,7 +204,7 @@ def test_w006_rate_limit_in_a_per_process_cache(settings: Any, backend: str) -> 
 
 def test_w030_urls_not_included(settings: Any) -> None:
     assert check_urls() == []
-    settings.ROOT_URLCONF = "tests.urls_without_chatkit"
+    settings.ROOT_URLCONF = "tests.support.urls_without_chatkit"
     [warning] = check_urls()
     assert warning.id == "django_chatkit.W030"
     assert warning.msg.startswith("django_chatkit.urls is not included in the URLconf: ")

@@ -67,7 +67,7 @@ def test_the_registered_check_covers_the_databases_asked_for() -> None:
 
 def _test_database_warns() -> bool:
     """Does this run's database draw W040? PostgreSQL runs use CONN_MAX_AGE = 0 (a
-    connection per store call, which tests/test_connections.py counts on), no pool."""
+    connection per store call, which tests/views/test_connections.py counts on), no pool."""
     return connection.vendor == "postgresql" and not connection.settings_dict["OPTIONS"].get("pool")
 
 
@@ -75,7 +75,7 @@ def _test_database_warns() -> bool:
 def test_manage_py_check_shows_w040(settings: Any, args: tuple[str, ...]) -> None:
     """Shown by a plain ``check`` (and ``runserver``), not only with ``--database``.
 
-    tests/settings.py silences W040 for the suite's own PostgreSQL database; a project
+    tests/settings/ silences W040 for the suite's own PostgreSQL database; a project
     silences nothing, as here."""
     settings.SILENCED_SYSTEM_CHECKS = []
     out, err = StringIO(), StringIO()

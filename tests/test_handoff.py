@@ -21,9 +21,9 @@ from django_chatkit.exceptions import ThreadNotActive
 from django_chatkit.handoff import is_handled_by_human, set_handled_by_human
 from django_chatkit.models import Thread, ThreadItem
 from django_chatkit.store import DjangoStore
-from tests.admin_factories import make_thread, make_user
-from tests.protocol import add_message, new_thread
-from tests.servers import ScriptedServer
+from tests.support.factories import make_thread, make_user
+from tests.support.protocol import add_message, new_thread, result_events
+from tests.support.servers import ScriptedServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,8 +31,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 async def run(server: Any, body: dict[str, Any], context: ChatKitContext) -> list[dict[str, Any]]:
     result = await server.process(json.dumps(body), context)
     assert isinstance(result, StreamingResult)
-    frames = b"".join([chunk async for chunk in result])
-    return [json.loads(f[len(b"data: ") :]) for f in frames.strip().split(b"\n\n")]
+    return await result_events(result)
 
 
 def done_items(events: list[dict[str, Any]]) -> list[dict[str, Any]]:

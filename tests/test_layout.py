@@ -44,7 +44,7 @@ LAYERS: list[tuple[str, ...]] = [
     # settings, errors, the request context, signals, thread hops, ids, rate limits
     ("conf", "exceptions", "context", "signals", "db", "ids", "ratelimit", "widget_classes",
      "redis_pool"),
-    ("models", "handoff"),
+    ("models", "managers", "handoff"),
     # the store re-signs attachment URLs (attachments.files): attachments sit below it
     ("attachments", "converters"),
     ("store",),

@@ -17,7 +17,7 @@ def test_no_missing_or_conflicting_migrations() -> None:
 
 
 @pytest.mark.django_db
-@override_settings(MIGRATION_MODULES={"django_chatkit": "tests.empty_migrations"})
+@override_settings(MIGRATION_MODULES={"django_chatkit": "tests.support.empty_migrations"})
 def test_the_check_fails_when_a_migration_is_missing() -> None:
     out = StringIO()
     with pytest.raises(SystemExit) as exit_:

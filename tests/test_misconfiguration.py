@@ -14,8 +14,15 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import AsyncClient, override_settings
 
 from django_chatkit.server import import_server_class
-
-from .live import COMMANDS, LiveServer, live_client, server_env, start_server, stop_server
+from tests.support.live import (
+    APPLICATION,
+    COMMANDS,
+    LiveServer,
+    live_client,
+    server_env,
+    start_server,
+    stop_server,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,8 +40,9 @@ NOT_IMPORTABLE = (
     [
         (None, "CHATKIT_SERVER is not set: name your ChatKitServer subclass"),
         ("tests.nowhere.Server", NOT_IMPORTABLE),
-        ("tests.broken_server.Server", "CHATKIT_SERVER = 'tests.broken_server.Server' could not "
-         "be imported: RuntimeError('broken on import')"),
+        ("tests.support.broken_server.Server", "CHATKIT_SERVER = "
+         "'tests.support.broken_server.Server' could not be imported: "
+         "RuntimeError('broken on import')"),
         ("django_chatkit.conf.conf", "CHATKIT_SERVER = 'django_chatkit.conf.conf' is not a "
          "subclass of chatkit.server.ChatKitServer."),
         ("django_chatkit.server.DjangoChatKitServer", "CHATKIT_SERVER = "
@@ -105,7 +113,7 @@ def misconfigured_server(request: pytest.FixtureRequest, django_db_setup, tmp_pa
     directory = tmp_path_factory.mktemp(f"misconfigured-{request.param}")
     (directory / "media").mkdir()
     env = server_env(directory / "media")
-    env["DJANGO_SETTINGS_MODULE"] = "tests.settings_misconfigured"
+    env["DJANGO_SETTINGS_MODULE"] = "tests.settings.misconfigured"
     server = start_server(request.param, env, directory / "server.log")
     try:
         yield server
@@ -135,9 +143,9 @@ def test_live_server_answers_the_problem_and_logs_it_once(
 @pytest.mark.parametrize("kind", sorted(COMMANDS))
 def test_get_server_in_asgi_py_stops_the_server_at_startup(kind: str, tmp_path) -> None:
     env = server_env(tmp_path)
-    env["DJANGO_SETTINGS_MODULE"] = "tests.settings_misconfigured"
+    env["DJANGO_SETTINGS_MODULE"] = "tests.settings.misconfigured"
     command = [part.format(port=0) for part in COMMANDS[kind]]
-    command[command.index("tests.asgi:application")] = "tests.asgi_startup:application"
+    command[command.index(APPLICATION)] = "tests.support.asgi_startup:application"
     finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert finished.returncode != 0
     output = finished.stdout + finished.stderr

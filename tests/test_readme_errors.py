@@ -16,8 +16,8 @@ import re
 from pathlib import Path
 
 import django_chatkit
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "docs" / "endpoint.rst"
 PACKAGE = Path(django_chatkit.__file__).parent
 TABLE_ROW = re.compile(

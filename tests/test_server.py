@@ -15,27 +15,16 @@ from typing import Any
 import pytest
 from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
 
-from django_chatkit.context import ChatKitContext
 from django_chatkit.server import parse_request
-from tests.servers import ScriptedServer
+from tests.support.protocol import result_events
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def server() -> ScriptedServer:
-    return ScriptedServer()
-
-
-@pytest.fixture
-def as_alice(django_user_model) -> ChatKitContext:
-    return ChatKitContext(user=django_user_model.objects.create_user("alice"))
 
 
 async def answer(result: StreamingResult | NonStreamingResult) -> Any:
     if isinstance(result, NonStreamingResult):
         return json.loads(result.json)
-    return [json.loads(chunk[6:]) async for chunk in result]
+    return await result_events(result)
 
 
 def body(op: str, **params: Any) -> bytes:

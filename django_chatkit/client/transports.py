@@ -62,11 +62,16 @@ CONNECTION_ERRORS = (OSError, http.client.HTTPException)
 
 
 class SSEParser:
-    """Incremental Server-Sent Events parser: one JSON object per ``data:`` frame."""
+    """Incremental Server-Sent Events parser: one JSON object per ``data:`` frame.
+
+    Comment lines (the endpoint's keep-alives) yield no event; ``comments`` keeps them, in
+    order, for a caller that wants to see them.
+    """
 
     def __init__(self) -> None:
         self.buffer = b""
         self.data: list[bytes] = []
+        self.comments: list[bytes] = []
 
     def feed(self, chunk: bytes) -> list[dict[str, Any]]:
         self.buffer += chunk
@@ -80,7 +85,9 @@ class SSEParser:
                     self.data = []
             elif line.startswith(b"data:"):
                 self.data.append(line[5:].removeprefix(b" "))
-            # lines starting with ":" are comments (keep-alives); other fields are unused
+            elif line.startswith(b":"):
+                self.comments.append(line)
+            # other fields (event:, id:, retry:) are unused
         return events
 
 

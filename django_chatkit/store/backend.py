@@ -7,7 +7,7 @@ keyed by owner, so they can never overwrite or take over another user's row. An 
 row can hold (with a NUL character, which PostgreSQL refuses) is also just not found.
 
 Each method runs a small, constant number of queries in one worker-thread hop
-(:func:`django_chatkit.db.run_db`); ``tests/test_store_queries.py`` holds the budgets.
+(:func:`django_chatkit.db.run_db`); ``tests/store/test_queries.py`` holds the budgets.
 The rest of the package ``django_chatkit.store`` is what it is built from: who owns
 what is the models' ``owned_by()`` (:mod:`django_chatkit.managers`); the statements of
 the hot paths, compiled once per database, are in :mod:`~django_chatkit.store.queries`;

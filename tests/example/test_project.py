@@ -1,0 +1,183 @@
+"""The example project in-process: the offline model on the real Agents SDK runner, the
+model choice, the widget action's guards and the demo page."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from agents import Agent, OpenAIResponsesModel, Runner, function_tool
+from django.test import override_settings
+
+from django_chatkit.context import ChatKitContext
+from example_project.agent import get_model, run_config
+from example_project.models import Todo
+from example_project.offline import OfflineModel
+from example_project.server import ExampleServer
+from tests.support.protocol import result_events
+
+EXAMPLE = override_settings(
+    CHATKIT_SERVER="example_project.server.ExampleServer", DEMO_SLOW_TOOL_SECONDS=0
+)
+
+
+async def raw_events(agent: Agent, text: str) -> tuple[list[str], Any]:
+    result = Runner.run_streamed(agent, text, run_config=run_config())
+    types = [
+        event.data.type
+        async for event in result.stream_events()
+        if event.type == "raw_response_event"
+    ]
+    return types, result.final_output
+
+
+async def test_offline_model_streams_like_the_responses_api():
+    agent = Agent(name="t", instructions="", model=OfflineModel(delay=0, words_per_delta=2))
+    types, output = await raw_events(agent, "hello there")
+    assert output == (
+        "You said “hello there”. This is the start of our conversation. I am the offline demo "
+        "model (no OPENAI_API_KEY is set), so I follow a few keywords: try “add a to-do: buy "
+        "milk”, “show my to-do report” or “switch to dark mode”."
+    )
+    deltas = types.count("response.output_text.delta")
+    assert deltas == len(output.split()) // 2 + len(output.split()) % 2
+    assert types == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.content_part.added",
+        *["response.output_text.delta"] * deltas,
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.completed",
+    ]
+
+
+async def test_offline_model_calls_an_offered_tool_and_reports_its_output():
+    calls = []
+
+    @function_tool
+    def todo_report() -> str:
+        """Summarise the to-dos."""
+        calls.append("todo_report")
+        return "3 to-dos, 2 done."
+
+    agent = Agent(name="t", instructions="", model=OfflineModel(delay=0), tools=[todo_report])
+    types, output = await raw_events(agent, "Show my to-do report please")
+    assert calls == ["todo_report"]
+    assert output == "Here is your report: 3 to-dos, 2 done."
+    # Two model calls: the function call (arguments streamed), then the answer.
+    assert types[:6] == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.function_call_arguments.delta",
+        "response.function_call_arguments.done",
+        "response.output_item.done",
+    ]
+    assert types.count("response.completed") == 2
+    # Without the tool on offer, the same words get a plain answer.
+    plain = Agent(name="t", instructions="", model=OfflineModel(delay=0))
+    _, output = await raw_events(plain, "Show my to-do report please")
+    assert output.startswith("You said “Show my to-do report please”.")
+
+
+async def test_offline_title_model():
+    title_agent = Agent(name="t", instructions="", model=OfflineModel("title"))
+    result = await Runner.run(title_agent, "can you add a to-do: water the plants?")
+    assert result.final_output == "Can you add a to-do: water"
+
+
+def test_model_choice_follows_the_api_key_setting():
+    with override_settings(OPENAI_API_KEY=""):
+        assert isinstance(get_model(), OfflineModel)
+        assert get_model("title").task == "title"
+        assert run_config().tracing_disabled is True
+    with override_settings(OPENAI_API_KEY="sk-test-not-used", DEMO_OPENAI_MODEL="gpt-test"):
+        model = get_model()
+        assert isinstance(model, OpenAIResponsesModel)
+        assert model.model == "gpt-test"
+        assert run_config().tracing_disabled is False
+
+
+async def stream(server: ExampleServer, body: dict[str, Any], context) -> list[dict[str, Any]]:
+    result = await server.process(json.dumps(body), context)
+    return await result_events(result)
+
+
+@EXAMPLE
+@pytest.mark.django_db(transaction=True)
+async def test_widget_action_guards(django_user_model):
+    alice = await django_user_model.objects.acreate(username="alice")
+    bob = await django_user_model.objects.acreate(username="bob")
+    bobs = await Todo.objects.acreate(user=bob, title="bob's")
+    server = ExampleServer()
+    as_alice = ChatKitContext(user=alice)
+    created = await stream(
+        server,
+        {
+            "type": "threads.create",
+            "params": {
+                "input": {
+                    "content": [{"type": "input_text", "text": "hi"}],
+                    "attachments": [],
+                    "inference_options": {},
+                }
+            },
+        },
+        as_alice,
+    )
+    thread_id = created[0]["thread"]["id"]
+
+    async def act(action: dict[str, Any]) -> list[dict[str, Any]]:
+        return await stream(
+            server,
+            {"type": "threads.custom_action", "params": {"thread_id": thread_id, "action": action}},
+            as_alice,
+        )
+
+    foreign = await act({"type": "todo.save", "payload": {"id": bobs.pk, "title": "mine"}})
+    invalid = await act({"type": "todo.save", "payload": {"title": "no id"}})
+    unknown = await act({"type": "todo.delete", "payload": {"id": bobs.pk}})
+    assert [e for e in foreign if e["type"] == "error"] == [
+        {
+            "type": "error",
+            "code": "custom",
+            "message": f"To-do #{bobs.pk} does not exist.",
+            "allow_retry": False,
+        }
+    ]
+    assert [e.get("message") for e in invalid if e["type"] == "error"] == ["The form is not valid."]
+    assert [e.get("message") for e in unknown if e["type"] == "error"] == [
+        "Unknown action 'todo.delete'."
+    ]
+    await bobs.arefresh_from_db()
+    assert bobs.title == "bob's"
+
+
+@override_settings(ROOT_URLCONF="example_project.urls", LOGIN_REDIRECT_URL="/")
+@pytest.mark.django_db
+def test_demo_page_requires_login_and_embeds_the_chat(client, django_user_model):
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/?next=/"
+
+    # An ordinary user (not staff) logs in through Django's login page.
+    django_user_model.objects.create_user("demo", password="pw")
+    login = client.get("/accounts/login/?next=/")
+    assert login.status_code == 200
+    assert '<input type="hidden" name="next" value="/">' in login.content.decode()
+    response = client.post("/accounts/login/", {"username": "demo", "password": "pw", "next": "/"})
+    assert (response.status_code, response["Location"]) == (302, "/")
+    response = client.get("/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert '<div id="chatkit" class="django-chatkit" data-django-chatkit="' in html
+    assert "&quot;prompt&quot;:&quot;Add a to-do: buy oat milk&quot;" in html
+    assert '<script src="/static/example_project/demo.js" defer></script>' in html
+    assert "<code>python manage.py chatkit_chat --user demo</code>" in html
+    assert "offline demo model" in html
+    assert "/admin/" not in html  # no admin link for a user who is not staff
+    assert response.cookies["csrftoken"].value  # the chat's fetch sends it back
