@@ -169,8 +169,9 @@ class ChatKitView(View):
         return context
 
     def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-        refusal = MethodNotAllowed(f"{request.method} is not allowed; use POST.")
-        refusal.headers["Allow"] = "POST"
+        refusal = MethodNotAllowed(
+            f"{request.method} is not allowed; use POST.", headers={"Allow": "POST"}
+        )
 
         async def respond() -> HttpResponse:
             return error_response(refusal)
