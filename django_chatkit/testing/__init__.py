@@ -17,14 +17,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from django_chatkit.testing.client import AsyncChatKitClient, ChatKitClient
+    from django_chatkit.testing.client import AsyncChatKitClient
     from django_chatkit.testing.model import ModelRequest, ScriptedModel, ScriptExhausted
     from django_chatkit.testing.results import ChatKitRefused, ChatKitResult
+    from django_chatkit.testing.sync import ChatKitClient
     from django_chatkit.testing.transports import LoginFailed
 
 _EXPORTS = {
     "AsyncChatKitClient": "django_chatkit.testing.client",
-    "ChatKitClient": "django_chatkit.testing.client",
+    "ChatKitClient": "django_chatkit.testing.sync",
     "ChatKitRefused": "django_chatkit.testing.results",
     "ChatKitResult": "django_chatkit.testing.results",
     "LoginFailed": "django_chatkit.testing.transports",
@@ -33,7 +34,16 @@ _EXPORTS = {
     "ScriptedModel": "django_chatkit.testing.model",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "AsyncChatKitClient",
+    "ChatKitClient",
+    "ChatKitRefused",
+    "ChatKitResult",
+    "LoginFailed",
+    "ModelRequest",
+    "ScriptExhausted",
+    "ScriptedModel",
+]
 
 
 def __getattr__(name: str) -> Any:

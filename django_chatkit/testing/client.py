@@ -1,14 +1,16 @@
 """``ChatKitClient``: a project's tests talk to its ChatKit endpoint as ChatKit does.
 
 One method per request of the ChatKit protocol, with the bodies the ChatKit web
-component sends. A streaming request answers a :class:`~django_chatkit.testing.results.ChatKitResult`
-(the SDK's typed events and helpers to read them); the others answer the SDK's types
+component sends. A streaming request answers a
+:class:`~django_chatkit.testing.results.ChatKitResult` (the SDK's typed events and
+helpers to read them); the others answer the SDK's types
 (``Thread``, ``Page``, ``Attachment``...) and raise
 :class:`~django_chatkit.testing.results.ChatKitRefused` when the endpoint refuses.
 
-:class:`AsyncChatKitClient` is the client for async tests; :class:`ChatKitClient`, its
-sync twin, runs each call to completion. Both go through Django's test client (the
-default) or, made with ``live(url)``, to a running server.
+:class:`AsyncChatKitClient` is the client for async tests; ``ChatKitClient``, its sync
+twin (:mod:`django_chatkit.testing.sync`), runs each call to completion. Both go
+through Django's test client (the default) or, made with ``live(url)``, to a running
+server.
 
 The endpoint's store queries the database from worker threads, and a live server from
 its own process: what a test creates must be committed (pytest-django's
@@ -19,33 +21,29 @@ its own process: what a test creates must be committed (pytest-django's
 from __future__ import annotations
 
 import base64
-import functools
 import json
-import mimetypes
-import os
-from collections.abc import Callable, Iterable
-from pathlib import Path
-from typing import IO, Any, TypeVar
+from collections.abc import Iterable
+from typing import Any, TypeVar
 
-from asgiref.sync import async_to_sync
 from chatkit import types as ck
 from chatkit.actions import Action
-from django.db import connections
 from django.urls import NoReverseMatch, reverse
 from pydantic import TypeAdapter
 
-from django_chatkit.testing.results import ChatKitRefused, ChatKitResult
-from django_chatkit.testing.transports import (
-    LiveTransport,
-    LoginFailed,
-    Stop,
-    TestClientTransport,
-    Upload,
+from django_chatkit.testing.bodies import (
+    FileLike,
+    StopAfter,
+    action_body,
+    json_dict,
+    stop_predicate,
+    thing_id,
+    upload_of,
+    user_input,
 )
+from django_chatkit.testing.results import ChatKitRefused, ChatKitResult
+from django_chatkit.testing.transports import LiveTransport, LoginFailed, TestClientTransport
 
 T = TypeVar("T")
-StopAfter = int | type | Callable[[ck.ThreadStreamEvent], bool] | None
-FileLike = bytes | str | os.PathLike[str] | IO[bytes]
 
 _THREAD = TypeAdapter(ck.Thread)
 _THREADS = TypeAdapter(ck.Page[ck.Thread])
@@ -54,74 +52,7 @@ _ATTACHMENT: TypeAdapter[ck.Attachment] = TypeAdapter(ck.Attachment)
 _SYNC_ACTION = TypeAdapter(ck.SyncCustomActionResponse)
 _TRANSCRIPTION = TypeAdapter(ck.TranscriptionResult)
 
-__all__ = ["AsyncChatKitClient", "ChatKitClient", "ChatKitRefused", "LoginFailed"]
-
-
-def _id(thing: str | Any) -> str:
-    """An id, or the ``id`` of a thread, item or attachment."""
-    return thing if isinstance(thing, str) else thing.id
-
-
-def _stop(stop_after: StopAfter) -> Stop | None:
-    """``stop_after`` as a predicate: a count of events, an event class, or a predicate."""
-    if stop_after is None:
-        return None
-    if isinstance(stop_after, int):
-        seen = 0
-
-        def enough(event: ck.ThreadStreamEvent) -> bool:
-            nonlocal seen
-            seen += 1
-            return seen >= stop_after
-
-        return enough
-    if isinstance(stop_after, type):
-        return lambda event: isinstance(event, stop_after)
-    return stop_after
-
-
-def _user_input(
-    text: str,
-    attachments: Iterable[str | ck.AttachmentBase],
-    quoted_text: str | None,
-    tool_choice: str | None,
-    model: str | None,
-    content: list[dict[str, Any]] | None,
-) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    if tool_choice is not None:
-        options["tool_choice"] = {"id": tool_choice}
-    if model is not None:
-        options["model"] = model
-    body: dict[str, Any] = {
-        "content": content if content is not None else [{"type": "input_text", "text": text}],
-        "attachments": [_id(attachment) for attachment in attachments],
-        "inference_options": options,
-    }
-    if quoted_text is not None:
-        body["quoted_text"] = quoted_text
-    return body
-
-
-def _action(action: Action[str, Any] | dict[str, Any] | str, payload: Any) -> dict[str, Any]:
-    if isinstance(action, str):
-        return {"type": action, "payload": payload}
-    if isinstance(action, Action):
-        return action.model_dump(mode="json")
-    return dict(action)
-
-
-def _upload(file: FileLike, name: str | None, mime_type: str | None) -> Upload:
-    if isinstance(file, bytes):
-        content, name = file, name or "upload.bin"
-    elif isinstance(file, str | os.PathLike):
-        path = Path(file)
-        content, name = path.read_bytes(), name or path.name
-    else:
-        content = file.read()
-        name = name or os.path.basename(getattr(file, "name", "") or "upload.bin")
-    mime_type = mime_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
-    return Upload(name, content, mime_type)
+__all__ = ["AsyncChatKitClient", "ChatKitRefused", "LoginFailed"]
 
 
 class AsyncChatKitClient:
@@ -176,13 +107,21 @@ class AsyncChatKitClient:
 
     # -- any request ---------------------------------------------------------------
 
-    async def send(self, body: dict[str, Any] | str | bytes, *, stop_after: StopAfter = None) -> ChatKitResult:
+    async def send(
+        self, body: dict[str, Any] | str | bytes, *, stop_after: StopAfter = None
+    ) -> ChatKitResult:
         """POST a request body (a dict, or raw JSON) to the endpoint; never raises on a
         refusal. ``stop_after`` (streams): hang up after that many events, after the first
         event of that class, or once the predicate is true (the Stop button)."""
-        raw = body if isinstance(body, bytes) else (body if isinstance(body, str) else json.dumps(body)).encode()
-        parsed = body if isinstance(body, dict) else _json_dict(raw)
-        answer = await self._transport.request("POST", self.endpoint, content=raw, stop=_stop(stop_after))
+        raw = (
+            body
+            if isinstance(body, bytes)
+            else (body if isinstance(body, str) else json.dumps(body)).encode()
+        )
+        parsed = body if isinstance(body, dict) else json_dict(raw)
+        answer = await self._transport.request(
+            "POST", self.endpoint, content=raw, stop=stop_predicate(stop_after)
+        )
         params = parsed.get("params") if isinstance(parsed.get("params"), dict) else {}
         return ChatKitResult(
             op=str(parsed.get("type", "?")),
@@ -195,10 +134,14 @@ class AsyncChatKitClient:
             request_thread_id=params.get("thread_id"),
         )
 
-    async def _stream(self, op: str, params: dict[str, Any], stop_after: StopAfter) -> ChatKitResult:
+    async def _stream(
+        self, op: str, params: dict[str, Any], stop_after: StopAfter
+    ) -> ChatKitResult:
         return await self.send({"type": op, "params": params}, stop_after=stop_after)
 
-    async def _call(self, op: str, params: dict[str, Any], adapter: TypeAdapter[T] | None) -> T | None:
+    async def _call(
+        self, op: str, params: dict[str, Any], adapter: TypeAdapter[T] | None
+    ) -> T | None:
         result = (await self.send({"type": op, "params": params})).raise_for_status()
         return adapter.validate_python(result.body) if adapter is not None else None
 
@@ -217,7 +160,7 @@ class AsyncChatKitClient:
     ) -> ChatKitResult:
         """``threads.create``: a new thread whose first message is ``text`` (or the
         ``content`` parts given), with ``attachments`` (ids or attachments)."""
-        message = _user_input(text, attachments, quoted_text, tool_choice, model, content)
+        message = user_input(text, attachments, quoted_text, tool_choice, model, content)
         return await self._stream("threads.create", {"input": message}, stop_after)
 
     async def add_user_message(
@@ -233,8 +176,8 @@ class AsyncChatKitClient:
         stop_after: StopAfter = None,
     ) -> ChatKitResult:
         """``threads.add_user_message``: the user writes ``text`` in ``thread``."""
-        message = _user_input(text, attachments, quoted_text, tool_choice, model, content)
-        params = {"thread_id": _id(thread), "input": message}
+        message = user_input(text, attachments, quoted_text, tool_choice, model, content)
+        params = {"thread_id": thing_id(thread), "input": message}
         return await self._stream("threads.add_user_message", params, stop_after)
 
     async def add_client_tool_output(
@@ -242,7 +185,7 @@ class AsyncChatKitClient:
     ) -> ChatKitResult:
         """``threads.add_client_tool_output``: the browser's answer to the pending client
         tool call; the agent goes on."""
-        params = {"thread_id": _id(thread), "result": result}
+        params = {"thread_id": thing_id(thread), "result": result}
         return await self._stream("threads.add_client_tool_output", params, stop_after)
 
     async def add_structured_input(
@@ -259,7 +202,7 @@ class AsyncChatKitClient:
             submission = answers.model_dump(mode="json")
         else:
             submission = {"answers": {key: {"values": values} for key, values in answers.items()}}
-        params = {"thread_id": _id(thread), "item_id": _id(item), "input": submission}
+        params = {"thread_id": thing_id(thread), "item_id": thing_id(item), "input": submission}
         return await self._stream("threads.add_structured_input", params, stop_after)
 
     async def retry(
@@ -271,7 +214,7 @@ class AsyncChatKitClient:
     ) -> ChatKitResult:
         """``threads.retry_after_item``: answer the user message ``item`` again (what came
         after it is deleted)."""
-        params = {"thread_id": _id(thread), "item_id": _id(item)}
+        params = {"thread_id": thing_id(thread), "item_id": thing_id(item)}
         return await self._stream("threads.retry_after_item", params, stop_after)
 
     async def custom_action(
@@ -285,9 +228,12 @@ class AsyncChatKitClient:
     ) -> ChatKitResult:
         """``threads.custom_action``: a widget's action (``{"type", "payload"}``, an
         ``Action``, or its type with ``payload=``), sent by the widget ``item``."""
-        params: dict[str, Any] = {"thread_id": _id(thread), "action": _action(action, payload)}
+        params: dict[str, Any] = {
+            "thread_id": thing_id(thread),
+            "action": action_body(action, payload),
+        }
         if item is not None:
-            params["item_id"] = _id(item)
+            params["item_id"] = thing_id(item)
         return await self._stream("threads.custom_action", params, stop_after)
 
     # -- other requests ------------------------------------------------------------
@@ -301,9 +247,12 @@ class AsyncChatKitClient:
         payload: Any = None,
     ) -> ck.SyncCustomActionResponse:
         """``threads.sync_custom_action``: an action answered with one updated item."""
-        params: dict[str, Any] = {"thread_id": _id(thread), "action": _action(action, payload)}
+        params: dict[str, Any] = {
+            "thread_id": thing_id(thread),
+            "action": action_body(action, payload),
+        }
         if item is not None:
-            params["item_id"] = _id(item)
+            params["item_id"] = thing_id(item)
         return await self._call("threads.sync_custom_action", params, _SYNC_ACTION)  # type: ignore[return-value]
 
     async def list_threads(
@@ -315,7 +264,7 @@ class AsyncChatKitClient:
 
     async def get_thread(self, thread: str | ck.ThreadMetadata) -> ck.Thread:
         """``threads.get_by_id``: the thread with its items, as the client sees them."""
-        return await self._call("threads.get_by_id", {"thread_id": _id(thread)}, _THREAD)  # type: ignore[return-value]
+        return await self._call("threads.get_by_id", {"thread_id": thing_id(thread)}, _THREAD)  # type: ignore[return-value]
 
     async def list_items(
         self,
@@ -326,17 +275,17 @@ class AsyncChatKitClient:
         after: str | None = None,
     ) -> ck.Page[ck.ThreadItem]:
         """``items.list``: a page of the thread's items (newest first by default)."""
-        params = {"thread_id": _id(thread), "limit": limit, "order": order, "after": after}
+        params = {"thread_id": thing_id(thread), "limit": limit, "order": order, "after": after}
         return await self._call("items.list", params, _ITEMS)  # type: ignore[return-value]
 
     async def update(self, thread: str | ck.ThreadMetadata, *, title: str) -> ck.Thread:
         """``threads.update``: rename the thread."""
-        params = {"thread_id": _id(thread), "title": title}
+        params = {"thread_id": thing_id(thread), "title": title}
         return await self._call("threads.update", params, _THREAD)  # type: ignore[return-value]
 
     async def delete(self, thread: str | ck.ThreadMetadata) -> None:
         """``threads.delete``."""
-        await self._call("threads.delete", {"thread_id": _id(thread)}, None)
+        await self._call("threads.delete", {"thread_id": thing_id(thread)}, None)
 
     async def feedback(
         self,
@@ -346,7 +295,11 @@ class AsyncChatKitClient:
     ) -> None:
         """``items.feedback``: thumbs up (``"positive"``) or down on items."""
         chosen = [items] if isinstance(items, str | ck.ThreadItemBase) else list(items)
-        params = {"thread_id": _id(thread), "item_ids": [_id(item) for item in chosen], "kind": kind}
+        params = {
+            "thread_id": thing_id(thread),
+            "item_ids": [thing_id(item) for item in chosen],
+            "kind": kind,
+        }
         await self._call("items.feedback", params, None)
 
     async def create_attachment(self, name: str, size: int, mime_type: str) -> ck.Attachment:
@@ -357,9 +310,11 @@ class AsyncChatKitClient:
 
     async def delete_attachment(self, attachment: str | ck.AttachmentBase) -> None:
         """``attachments.delete``."""
-        await self._call("attachments.delete", {"attachment_id": _id(attachment)}, None)
+        await self._call("attachments.delete", {"attachment_id": thing_id(attachment)}, None)
 
-    async def transcribe(self, audio: bytes, mime_type: str = "audio/webm") -> ck.TranscriptionResult:
+    async def transcribe(
+        self, audio: bytes, mime_type: str = "audio/webm"
+    ) -> ck.TranscriptionResult:
         """``input.transcribe``: speech to text (the server's ``transcribe()``)."""
         params = {"audio_base64": base64.b64encode(audio).decode(), "mime_type": mime_type}
         return await self._call("input.transcribe", params, _TRANSCRIPTION)  # type: ignore[return-value]
@@ -375,7 +330,7 @@ class AsyncChatKitClient:
         """Upload a file (bytes, a path, or an open binary file): to the direct-upload
         view beside the endpoint, or, given the ``attachment`` of
         :meth:`create_attachment`, to its upload URL. Answers the attachment."""
-        sent = _upload(file, name, mime_type)
+        sent = upload_of(file, name, mime_type)
         if attachment is None:
             url, method = self.endpoint + "attachments/upload/", "POST"
         else:
@@ -387,81 +342,3 @@ class AsyncChatKitClient:
         if not 200 <= answer.status < 300:
             raise ChatKitRefused("upload", answer.status, answer.body)
         return _ATTACHMENT.validate_python(answer.body)
-
-
-def _json_dict(raw: bytes) -> dict[str, Any]:
-    try:
-        parsed = json.loads(raw)
-    except ValueError:
-        return {}
-    return parsed if isinstance(parsed, dict) else {}
-
-
-def _blocking(method: Callable[..., Any]) -> Callable[..., Any]:
-    """The sync twin of an ``AsyncChatKitClient`` method."""
-
-    @functools.wraps(method)
-    def call(self: ChatKitClient, *args: Any, **kwargs: Any) -> Any:
-        self._refuse_uncommitted()
-        return async_to_sync(method)(self._async, *args, **kwargs)
-
-    return call
-
-
-class ChatKitClient:
-    """The sync twin of :class:`AsyncChatKitClient`: the same methods, each run to the
-    end of its answer (a stream included) before it returns.
-
-    ``ChatKitClient(client=None, *, path=None)`` goes through Django's test client;
-    ``ChatKitClient.live(url)`` to a running server.
-    """
-
-    def __init__(self, client: Any = None, *, path: str | None = None) -> None:
-        self._async = AsyncChatKitClient(client, path=path)
-
-    @classmethod
-    def live(cls, url: str, *, timeout: float = 30.0) -> ChatKitClient:
-        """A client of the endpoint at ``url`` of a running server."""
-        client = cls.__new__(cls)
-        client._async = AsyncChatKitClient.live(url, timeout=timeout)
-        return client
-
-    @property
-    def endpoint(self) -> str:
-        return self._async.endpoint
-
-    @property
-    def is_live(self) -> bool:
-        return self._async.is_live
-
-    def _refuse_uncommitted(self) -> None:
-        """The endpoint reads the database from other threads (or another process): a
-        test transaction's rows are invisible there. Say so, instead of a puzzling 401."""
-        if any(c.in_atomic_block for c in connections.all(initialized_only=True)):
-            raise RuntimeError(
-                "ChatKitClient needs committed data: the endpoint's store queries the "
-                "database from other threads. Use pytest-django's transactional_db (or "
-                "@pytest.mark.django_db(transaction=True), or TransactionTestCase)."
-            )
-
-    force_login = _blocking(AsyncChatKitClient.force_login)
-    login = _blocking(AsyncChatKitClient.login)
-    logout = _blocking(AsyncChatKitClient.logout)
-    send = _blocking(AsyncChatKitClient.send)
-    create_thread = _blocking(AsyncChatKitClient.create_thread)
-    add_user_message = _blocking(AsyncChatKitClient.add_user_message)
-    add_client_tool_output = _blocking(AsyncChatKitClient.add_client_tool_output)
-    add_structured_input = _blocking(AsyncChatKitClient.add_structured_input)
-    retry = _blocking(AsyncChatKitClient.retry)
-    custom_action = _blocking(AsyncChatKitClient.custom_action)
-    sync_custom_action = _blocking(AsyncChatKitClient.sync_custom_action)
-    list_threads = _blocking(AsyncChatKitClient.list_threads)
-    get_thread = _blocking(AsyncChatKitClient.get_thread)
-    list_items = _blocking(AsyncChatKitClient.list_items)
-    update = _blocking(AsyncChatKitClient.update)
-    delete = _blocking(AsyncChatKitClient.delete)
-    feedback = _blocking(AsyncChatKitClient.feedback)
-    create_attachment = _blocking(AsyncChatKitClient.create_attachment)
-    delete_attachment = _blocking(AsyncChatKitClient.delete_attachment)
-    transcribe = _blocking(AsyncChatKitClient.transcribe)
-    upload = _blocking(AsyncChatKitClient.upload)

@@ -34,7 +34,9 @@ class ChatKitRefused(Exception):
         self.code = body.get("error") if isinstance(body, dict) else None
         self.message = body.get("message") if isinstance(body, dict) else None
         detail = ": ".join(str(part) for part in (self.code, self.message) if part)
-        super().__init__(f"{op} was refused with HTTP {status}" + (f" ({detail})" if detail else ""))
+        super().__init__(
+            f"{op} was refused with HTTP {status}" + (f" ({detail})" if detail else "")
+        )
 
 
 @dataclass
@@ -153,7 +155,9 @@ class ChatKitResult:
     def client_tool_call(self) -> ck.ClientToolCallItem | None:
         """The client tool call the stream left pending (answer it with
         ``add_client_tool_output``), or ``None``."""
-        pending = [call for call in self.items_of(ck.ClientToolCallItem) if call.status == "pending"]
+        pending = [
+            call for call in self.items_of(ck.ClientToolCallItem) if call.status == "pending"
+        ]
         return pending[-1] if pending else None
 
     @property

@@ -16,11 +16,11 @@ from __future__ import annotations
 import asyncio
 import json
 import urllib.parse
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from http.cookies import SimpleCookie
-from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -160,7 +160,9 @@ class TestClientTransport:
             running = asyncio.all_tasks() - started - {asyncio.current_task()}
             if running:
                 await asyncio.wait(running, timeout=HANG_UP_GRACE)
-        return Answer(response.status_code, headers, None, events, _is_event_stream(headers), hung_up)
+        return Answer(
+            response.status_code, headers, None, events, _is_event_stream(headers), hung_up
+        )
 
     async def force_login(self, user: Any, backend: str | None = None) -> None:
         await self.client.aforce_login(user, backend)
@@ -251,7 +253,9 @@ class LiveTransport:
         if login_url is None:
             raise LoginFailed("Pass login_url: the page with the site's login form.")
         async with self._client() as http:
-            page = await http.get(login_url, headers=self._headers(login_url), follow_redirects=True)
+            page = await http.get(
+                login_url, headers=self._headers(login_url), follow_redirects=True
+            )
             form = parse_login_form(page.text) if page.status_code == 200 else None
             if form is None:
                 raise LoginFailed(f"{page.url} shows no login form (HTTP {page.status_code}).")
