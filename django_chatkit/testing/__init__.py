@@ -17,13 +17,23 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from django_chatkit.testing.assertions import assert_answered, assert_refused, refused
     from django_chatkit.testing.client import AsyncChatKitClient
-    from django_chatkit.testing.model import ModelRequest, ScriptedModel, ScriptExhausted
+    from django_chatkit.testing.model import (
+        Handoff,
+        ModelRequest,
+        ScriptedModel,
+        ScriptExhausted,
+        ToolCall,
+    )
     from django_chatkit.testing.results import ChatKitRefused, ChatKitResult
     from django_chatkit.testing.sync import ChatKitClient
     from django_chatkit.testing.transports import LoginFailed
 
 _EXPORTS = {
+    "assert_answered": "django_chatkit.testing.assertions",
+    "assert_refused": "django_chatkit.testing.assertions",
+    "refused": "django_chatkit.testing.assertions",
     "AsyncChatKitClient": "django_chatkit.testing.client",
     "ChatKitClient": "django_chatkit.testing.sync",
     "ChatKitRefused": "django_chatkit.testing.results",
@@ -32,6 +42,8 @@ _EXPORTS = {
     "ModelRequest": "django_chatkit.testing.model",
     "ScriptExhausted": "django_chatkit.testing.model",
     "ScriptedModel": "django_chatkit.testing.model",
+    "ToolCall": "django_chatkit.testing.model",
+    "Handoff": "django_chatkit.testing.model",
 }
 
 __all__ = [
@@ -39,10 +51,15 @@ __all__ = [
     "ChatKitClient",
     "ChatKitRefused",
     "ChatKitResult",
+    "Handoff",
     "LoginFailed",
     "ModelRequest",
     "ScriptExhausted",
     "ScriptedModel",
+    "ToolCall",
+    "assert_answered",
+    "assert_refused",
+    "refused",
 ]
 
 
