@@ -187,7 +187,7 @@ def structured_input_and_events(world: World) -> None:
     failed = world.client.add_user_message(asked.thread_id, "fail")
     assert failed.ok and failed.error is not None
     assert (failed.error.code, failed.error.message) == ("custom", "Scripted failure.")
-    with pytest.raises(AssertionError, match="streamed an error: custom 'Scripted failure.'"):
+    with pytest.raises(AssertionError, match=r"streamed an error: custom 'Scripted failure\.'"):
         assert_answered(failed)
 
     transcribed = world.client.transcribe(b"\x00" * 10, "audio/webm;codecs=opus")
@@ -229,7 +229,9 @@ def refusals(world: World) -> None:
     foreign = bob.add_user_message(thread_id, "Let me in")
     assert_refused(foreign, 404, "not_found")
     assert (foreign.ok, foreign.error_message) == (False, f"Thread {thread_id} not found")
-    with pytest.raises(ChatKitRefused, match="threads.add_user_message was refused with HTTP 404"):
+    with pytest.raises(
+        ChatKitRefused, match=r"threads\.add_user_message was refused with HTTP 404"
+    ):
         foreign.raise_for_status()
     with pytest.raises(ChatKitRefused) as refusal:
         bob.get_thread(thread_id)
@@ -267,6 +269,7 @@ def stop(world: World) -> None:
 
     eventually(lambda: len(saved()) == 2)
     user, partial = saved()
+    assert isinstance(user, ck.UserMessageItem)
     assert isinstance(partial, ck.AssistantMessageItem)
     assert partial.content[0].text.startswith(stopped.deltas[0])
     assert len(partial.content[0].text) < len("You said “Tell me everything”.")
