@@ -18,9 +18,12 @@ from django_chatkit.testing import (
     assert_refused,
     refused,
 )
+from tests import testing_scenarios
 from tests.testing_scenarios import PNG, SCENARIOS, World
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+alice, bob = testing_scenarios.alice, testing_scenarios.bob  # fixtures
 
 
 @pytest.fixture(autouse=True)
@@ -31,16 +34,6 @@ def _toolkit_server() -> Any:
         DEMO_SLOW_TOOL_SECONDS=0,
     ):
         yield
-
-
-@pytest.fixture
-def alice(django_user_model: Any) -> Any:
-    return django_user_model.objects.create_user("alice", password="alice-pw")
-
-
-@pytest.fixture
-def bob(django_user_model: Any) -> Any:
-    return django_user_model.objects.create_user("bob", password="bob-pw")
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda scenario: scenario.__name__)

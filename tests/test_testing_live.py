@@ -9,10 +9,13 @@ from typing import Any
 import pytest
 
 from django_chatkit.testing import ChatKitClient, LoginFailed, plugin
+from tests import testing_scenarios
 from tests.live import LiveServer
 from tests.testing_scenarios import SCENARIOS, World
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+alice, bob = testing_scenarios.alice, testing_scenarios.bob  # fixtures
 
 chatkit_user = plugin.chatkit_user  # the plugin's fixture (installed, pytest loads it itself)
 
@@ -20,16 +23,6 @@ chatkit_user = plugin.chatkit_user  # the plugin's fixture (installed, pytest lo
 @pytest.fixture(scope="module")
 def live_settings() -> str:
     return "tests.settings_testing"
-
-
-@pytest.fixture
-def alice(django_user_model: Any) -> Any:
-    return django_user_model.objects.create_user("alice", password="alice-pw")
-
-
-@pytest.fixture
-def bob(django_user_model: Any) -> Any:
-    return django_user_model.objects.create_user("bob", password="bob-pw")
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda scenario: scenario.__name__)

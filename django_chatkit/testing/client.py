@@ -118,11 +118,13 @@ class AsyncChatKitClient:
             if isinstance(body, bytes)
             else (body if isinstance(body, str) else json.dumps(body)).encode()
         )
-        parsed = body if isinstance(body, dict) else json_dict(raw)
+        parsed: dict[str, Any] = body if isinstance(body, dict) else json_dict(raw)
         answer = await self._transport.request(
             "POST", self.endpoint, content=raw, stop=stop_predicate(stop_after)
         )
-        params = parsed.get("params") if isinstance(parsed.get("params"), dict) else {}
+        params = parsed.get("params")
+        if not isinstance(params, dict):
+            params = {}
         return ChatKitResult(
             op=str(parsed.get("type", "?")),
             status=answer.status,

@@ -139,7 +139,6 @@ async def stream_events(
         elif isinstance(item, ResponseOutputMessage):
             part = item.content[0]
             assert isinstance(part, ResponseOutputText)
-            where = {"item_id": item.id, "output_index": index, "content_index": 0}
             yield ResponseOutputItemAddedEvent(
                 type="response.output_item.added",
                 item=item.model_copy(update={"content": [], "status": "in_progress"}),
@@ -150,7 +149,9 @@ async def stream_events(
                 type="response.content_part.added",
                 part=part.model_copy(update={"text": ""}),
                 sequence_number=next(seq),
-                **where,
+                item_id=item.id,
+                output_index=index,
+                content_index=0,
             )
             for delta in chunks(part.text, words_per_delta):
                 if delay > 0:
@@ -160,17 +161,26 @@ async def stream_events(
                     delta=delta,
                     logprobs=[],
                     sequence_number=next(seq),
-                    **where,
+                    item_id=item.id,
+                    output_index=index,
+                    content_index=0,
                 )
             yield ResponseTextDoneEvent(
                 type="response.output_text.done",
                 text=part.text,
                 logprobs=[],
                 sequence_number=next(seq),
-                **where,
+                item_id=item.id,
+                output_index=index,
+                content_index=0,
             )
             yield ResponseContentPartDoneEvent(
-                type="response.content_part.done", part=part, sequence_number=next(seq), **where
+                type="response.content_part.done",
+                part=part,
+                sequence_number=next(seq),
+                item_id=item.id,
+                output_index=index,
+                content_index=0,
             )
         yield ResponseOutputItemDoneEvent(
             type="response.output_item.done",

@@ -87,6 +87,7 @@ class ChatKitResult:
     @property
     def thread(self) -> ck.Thread | None:
         """The thread as the stream last sent it (``thread.created``, ``thread.updated``)."""
+        sent: list[ck.ThreadCreatedEvent | ck.ThreadUpdatedEvent]
         sent = self.events_of(ck.ThreadCreatedEvent, ck.ThreadUpdatedEvent)
         return sent[-1].thread if sent else None
 
@@ -101,9 +102,13 @@ class ChatKitResult:
         """The items this stream finished (``thread.item.done``) or replaced, in the order
         they first appeared, as they ended: replacements applied, removed items left out."""
         finished: dict[str, ck.ThreadItem] = {}
-        for event in self.events_of(
+        changes: list[
+            ck.ThreadItemDoneEvent | ck.ThreadItemReplacedEvent | ck.ThreadItemRemovedEvent
+        ]
+        changes = self.events_of(
             ck.ThreadItemDoneEvent, ck.ThreadItemReplacedEvent, ck.ThreadItemRemovedEvent
-        ):
+        )
+        for event in changes:
             if isinstance(event, ck.ThreadItemRemovedEvent):
                 finished.pop(event.item_id, None)
             else:

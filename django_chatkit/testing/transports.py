@@ -144,14 +144,14 @@ class TestClientTransport:
         headers = response.headers
         if not response.streaming:
             return Answer(response.status_code, headers, _json_or_none(response.content))
-        chunks = response.streaming_content
+        chunks: Any = response.streaming_content  # an async iterator: the view is async
         try:
             events, hung_up = await read_events(chunks, stop)
         finally:
             # End the response as a server does when the client goes: the test client's
             # iterator (under the wrapper streaming_content made) closes the response.
             await chunks.aclose()
-            underlying = getattr(response, "_iterator", None)
+            underlying: Any = getattr(response, "_iterator", None)
             if hasattr(underlying, "aclose"):
                 await underlying.aclose()
         if hung_up:
