@@ -20,7 +20,6 @@ from django_chatkit.testing import (
     refused,
 )
 from example_project.models import Todo
-from tests.testing_server import STORY_PIECES
 
 PNG = (
     b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00"
@@ -263,6 +262,9 @@ def refusals(world: World) -> None:
     assert_refused(bob.send({"type": "threads.list", "params": {}}), 401, "not_authenticated")
 
 
+PIECES = 50  # of the slow answer, a tenth of a second apart
+
+
 def stop(world: World) -> None:
     """Hanging up mid-stream (the Stop button): the partial answer is kept."""
 
@@ -271,8 +273,8 @@ def stop(world: World) -> None:
             event.update, ck.AssistantMessageContentPartTextDelta
         )
 
-    stopped = world.client.create_thread("story", stop_after=first_delta)
-    assert stopped.hung_up and stopped.ok and stopped.deltas == ["word0 "]
+    stopped = world.client.create_thread(f"slow {PIECES} 0.1", stop_after=first_delta)
+    assert stopped.hung_up and stopped.ok and stopped.deltas == ["part0 "]
     assert stopped.assistant_messages == []  # it never finished
 
     def saved() -> list[ck.ThreadItem]:
@@ -285,7 +287,7 @@ def stop(world: World) -> None:
     assert isinstance(user, ck.UserMessageItem)
     assert isinstance(partial, ck.AssistantMessageItem)
     text = partial.content[0].text
-    assert text.startswith("word0 ") and f"word{STORY_PIECES - 1}" not in text
+    assert text.startswith("part0 ") and f"part{PIECES - 1}" not in text
     counted = world.client.add_user_message(stopped.thread_id, "again", stop_after=3)
     assert counted.hung_up and len(counted.events) == 3
     typed = world.client.add_user_message(

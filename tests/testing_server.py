@@ -8,15 +8,14 @@ offline model), plus what it does not do:
     a notice and a client effect, then an answer;
 ``fail``
     an ``error`` event (a ``CustomStreamError``);
-``story``
-    a long answer, 50 pieces a tenth of a second apart (for hanging up mid-stream);
+``slow <n> <seconds>``
+    ``tests.servers.ScriptedServer``'s slow answer (for hanging up mid-stream);
 
 and a ``sync_action()`` and a ``transcribe()``.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -27,8 +26,7 @@ from chatkit.errors import CustomStreamError
 
 from django_chatkit.context import ChatKitContext
 from example_project.server import ExampleServer
-
-STORY_PIECES = 50
+from tests.servers import ScriptedServer
 
 
 def text_of(message: ck.UserMessageItem | None) -> str:
@@ -37,7 +35,7 @@ def text_of(message: ck.UserMessageItem | None) -> str:
     return " ".join(c.text for c in message.content if isinstance(c, ck.UserMessageTextContent))
 
 
-class ToolkitServer(ExampleServer):
+class ToolkitServer(ExampleServer, ScriptedServer):
     def say(self, thread: ck.ThreadMetadata, context: ChatKitContext, text: str) -> Any:
         return ck.ThreadItemDoneEvent(
             item=ck.AssistantMessageItem(
@@ -77,8 +75,8 @@ class ToolkitServer(ExampleServer):
             return
         if text == "fail":
             raise CustomStreamError("Scripted failure.", allow_retry=False)
-        if text == "story":
-            async for event in self.story(thread, context):
+        if text.startswith("slow "):
+            async for event in ScriptedServer.respond(self, thread, input_user_message, context):
                 yield event
             return
         if input_user_message is None:
@@ -91,35 +89,6 @@ class ToolkitServer(ExampleServer):
                 return
         async for event in super().respond(thread, input_user_message, context):
             yield event
-
-    async def story(
-        self, thread: ck.ThreadMetadata, context: ChatKitContext
-    ) -> AsyncIterator[ck.ThreadStreamEvent]:
-        item = ck.AssistantMessageItem(
-            id=self.store.generate_item_id("message", thread, context),
-            thread_id=thread.id,
-            created_at=datetime.now(),
-            content=[],
-        )
-        yield ck.ThreadItemAddedEvent(item=item)
-        yield ck.ThreadItemUpdatedEvent(
-            item_id=item.id,
-            update=ck.AssistantMessageContentPartAdded(
-                content_index=0, content=ck.AssistantMessageContent(text="")
-            ),
-        )
-        for index in range(STORY_PIECES):
-            yield ck.ThreadItemUpdatedEvent(
-                item_id=item.id,
-                update=ck.AssistantMessageContentPartTextDelta(
-                    content_index=0, delta=f"word{index} "
-                ),
-            )
-            await asyncio.sleep(0.1)
-        text = "".join(f"word{index} " for index in range(STORY_PIECES))
-        yield ck.ThreadItemDoneEvent(
-            item=item.model_copy(update={"content": [ck.AssistantMessageContent(text=text)]})
-        )
 
     async def sync_action(
         self,
