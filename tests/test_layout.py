@@ -50,7 +50,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("store",),
     ("server",),
     ("views",),
-    ("asgi", "live", "admin", "client", "management", "templatetags", "urls", "routing",
+    ("asgi", "live", "admin", "client", "testing", "management", "templatetags", "urls", "routing",
      "checks", "apps"),
 ]  # fmt: skip
 

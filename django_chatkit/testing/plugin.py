@@ -39,7 +39,7 @@ def chatkit_user(transactional_db: None, django_user_model: Any, django_username
 @pytest.fixture
 def chatkit_client(chatkit_user: Any) -> Any:
     """A ``ChatKitClient`` through Django's test client, logged in as ``chatkit_user``."""
-    from django_chatkit.testing.sync import ChatKitClient
+    from django_chatkit.testing.sync import ChatKitClient  # only once Django is set up
 
     client = ChatKitClient()
     client.force_login(chatkit_user)
@@ -52,7 +52,7 @@ def async_chatkit_client(chatkit_user: Any) -> Any:
     ``chatkit_user``."""
     from asgiref.sync import async_to_sync
 
-    from django_chatkit.testing.client import AsyncChatKitClient
+    from django_chatkit.testing.client import AsyncChatKitClient  # once Django is set up
 
     client = AsyncChatKitClient()
     async_to_sync(client.force_login)(chatkit_user)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_readme_walkthrough import (
+from tests.example.test_readme_walkthrough import (
     README,
     ROOT,
     Project,

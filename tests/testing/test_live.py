@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from django_chatkit.testing import ChatKitClient, LoginFailed, plugin
-from tests import testing_scenarios
-from tests.live import LiveServer
-from tests.testing_scenarios import SCENARIOS, World
+from tests.support import testing_scenarios
+from tests.support.live import LiveServer
+from tests.support.testing_scenarios import SCENARIOS, World
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,7 +22,7 @@ chatkit_user = plugin.chatkit_user  # the plugin's fixture (installed, pytest lo
 
 @pytest.fixture(scope="module")
 def live_settings() -> str:
-    return "tests.settings_testing"
+    return "tests.settings.testing"
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda scenario: scenario.__name__)

@@ -18,8 +18,8 @@ from django_chatkit.testing import (
     assert_refused,
     refused,
 )
-from tests import testing_scenarios
-from tests.testing_scenarios import PNG, SCENARIOS, World
+from tests.support import testing_scenarios
+from tests.support.testing_scenarios import PNG, SCENARIOS, World
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,7 +29,7 @@ alice, bob = testing_scenarios.alice, testing_scenarios.bob  # fixtures
 @pytest.fixture(autouse=True)
 def _toolkit_server() -> Any:
     with override_settings(
-        CHATKIT_SERVER="tests.testing_server.ToolkitServer",
+        CHATKIT_SERVER="tests.support.testing_server.ToolkitServer",
         ROOT_URLCONF="example_project.urls",
         DEMO_SLOW_TOOL_SECONDS=0,
     ):

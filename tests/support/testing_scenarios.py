@@ -1,6 +1,6 @@
-"""What tests/test_testing_client.py and tests/test_testing_live.py check, once through
+"""What tests/testing/test_client.py and tests/testing/test_live.py check, once through
 Django's test client and once against live servers: every method of ``ChatKitClient``
-against ``tests.testing_server.ToolkitServer`` (the example project's agent, offline)."""
+against ``tests.support.testing_server.ToolkitServer`` (the example project's agent, offline)."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ from chatkit.errors import CustomStreamError
 
 from django_chatkit.context import ChatKitContext
 from example_project.server import ExampleServer
-from tests.servers import ScriptedServer
+from tests.support.servers import ScriptedServer
 
 
 def text_of(message: ck.UserMessageItem | None) -> str:
