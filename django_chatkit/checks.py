@@ -24,6 +24,7 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 from typing import Any
 
 from chatkit.server import ChatKitServer
@@ -205,7 +206,7 @@ POOL_HINT = (
 )
 
 
-def check_postgresql_connection(alias: str, database: dict[str, Any]) -> list[CheckMessage]:
+def check_postgresql_connection(alias: str, database: Mapping[str, Any]) -> list[CheckMessage]:
     """W040/W041 for one ``DATABASES`` entry (nothing for other engines)."""
     if database.get("ENGINE") not in POSTGRESQL_ENGINES:
         return []

@@ -47,7 +47,13 @@ from django_chatkit.models import (
     thread_columns,
     thread_metadata,
 )
-from django_chatkit.store.statements import Param, Statement, insert_query, update_query
+from django_chatkit.store.statements import (
+    Param,
+    Statement,
+    insert_query,
+    model_field,
+    update_query,
+)
 
 logger = logging.getLogger("django_chatkit")
 
@@ -72,8 +78,8 @@ def clamp_limit(limit: int | None) -> int:
 
 # Hot statements (see store.statements): compiled once per database and shape. -------
 
-_thread_field = Thread._meta.get_field
-_item_field = ThreadItem._meta.get_field
+_thread_field = partial(model_field, Thread)
+_item_field = partial(model_field, ThreadItem)
 
 
 def _owned_threads() -> models.QuerySet[Thread]:

@@ -13,7 +13,7 @@ import logging
 import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from asgiref.sync import sync_to_async
 from chatkit import types as ck
@@ -81,7 +81,9 @@ class _CsrfCheck(CsrfViewMiddleware):
 def _csrf_failure(request: HttpRequest) -> str | None:
     check = _CsrfCheck(lambda request: HttpResponse())
     check.process_request(request)
-    return check.process_view(request, None, (), {})  # type: ignore[arg-type]
+    # No view is needed (None); _reject() makes the answer the reason instead of a 403.
+    reason = check.process_view(request, None, (), {})  # type: ignore[arg-type]
+    return cast("str | None", reason)
 
 
 async def csrf_failure_reason(request: HttpRequest) -> str | None:
@@ -199,7 +201,7 @@ class ChatKitView(View):
 
         return respond()
 
-    async def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    async def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         global _warned_wsgi
         if not _warned_wsgi and not isinstance(request, ASGIRequest):
             _warned_wsgi = True
@@ -217,7 +219,7 @@ class ChatKitView(View):
             log.emit(response.status_code)
         return response
 
-    async def _handle(self, request: HttpRequest, log: _RequestLog) -> HttpResponse:
+    async def _handle(self, request: HttpRequest, log: _RequestLog) -> HttpResponseBase:
         context = await self.authenticate(request)
         if isinstance(context, HttpResponse):
             return context
