@@ -7,25 +7,28 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 # Extra requirements for the install step (e.g. "django>=6.0" for the Django 6 run).
 PIP_EXTRA ?=
-# Tests run against the built wheel (make test-wheel): those that need what the package
-# ships besides its modules (templates, static files, migrations, management commands)
-# and the live servers importing it. `make test-wheel WHEEL_TESTS=tests` runs them all.
-WHEEL_TESTS ?= tests/test_migrations.py tests/test_checks.py \
-	tests/templatetags/test_chatkit_tag.py tests/admin/test_threads.py tests/admin/test_markdown.py \
-	tests/example/test_project.py tests/example/test_live.py tests/views/test_live_servers.py \
-	tests/views/test_endpoint.py tests/attachments/test_local_disk.py \
-	tests/client/test_chatkit_chat.py tests/management/test_purge.py
+# How the install step installs django_chatkit: editable (-e, the source tree), or built
+# and installed as a wheel (EDITABLE=, the Django 6 run's venv).
+EDITABLE ?= -e
+# Branch coverage of the SQLite run, with the gate of pyproject's [tool.coverage.report]
+# (fail_under); not measured when PYTEST_ARGS picks tests. COVERAGE= runs without it.
+COVERAGE ?= $(if $(PYTEST_ARGS),,--cov)
+# Where the suite runs from: the source tree, or (make test-wheel) a copy of tests/ beside
+# the built wheel; SUITE_ENV: variables for that run.
+SUITE_DIR ?= .
+SUITE_ENV ?=
+pytest = cd $(SUITE_DIR) && env $(1) $(SUITE_ENV) $(abspath $(BIN))/python -m pytest
 # A Python 3.12 for the Django 6 run: pyenv's, else python3.12 on PATH.
 PYTHON312 ?= $(shell (command -v pyenv >/dev/null && ls -d "$$(pyenv root)"/versions/3.12*/bin/python 2>/dev/null | tail -n 1) || command -v python3.12)
 
-.PHONY: chromium demo test test-sqlite test-postgres test-wheel test-django6 lint docs install \
-	clean bench bench-streams bench-profile
+.PHONY: chromium demo test test-sqlite test-postgres test-wheel test-django6 lint typecheck \
+	docs install clean bench bench-streams bench-profile
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=...)")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,s3,redis]" $(if $(PIP_EXTRA),"$(PIP_EXTRA)")
+	$(BIN)/python -m pip install --quiet $(EDITABLE) ".[dev,s3,redis]" $(if $(PIP_EXTRA),"$(PIP_EXTRA)")
 	@touch $@
 
 install: $(VENV)/.installed
@@ -59,29 +62,41 @@ test: $(VENV)/.installed chromium
 	fi
 
 test-sqlite: $(VENV)/.installed
-	env -u DATABASE_URL $(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(call pytest,-u DATABASE_URL) $(COVERAGE) $(PYTEST_ARGS)
 
 test-postgres: $(VENV)/.installed
-	DATABASE_URL=$${DATABASE_URL:-$(PG_URL)} $(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(call pytest,DATABASE_URL=$${DATABASE_URL:-$(PG_URL)}) $(PYTEST_ARGS)
 
-## The suite against the built wheel (not the source tree): templates, static files and
-## migrations must be inside the package.
+## The whole suite against the built wheel (from a clean build/lib, where setuptools would
+## keep a deleted module), not the source tree: templates, static files, migrations and
+## commands must be inside the package. The suite runs from a copy of the source tree
+## without the package in $(WHEEL_DIR), after checking that django_chatkit is the wheel's.
+## The wheel goes into $(WHEEL_DIR)/site (on PYTHONPATH; $(VENV) keeps its editable
+## install), or WHEEL_INSTALL=venv: into $(VENV) itself (the Django 6 run's venv).
+## WHEEL_TARGET: the run (test-sqlite, test-postgres, or test for both).
+WHEEL_DIR := build/wheel-test
+WHEEL_INSTALL ?= site
+WHEEL_TARGET ?= test-sqlite
+WHEEL_SITE := $(if $(filter venv,$(WHEEL_INSTALL)),,$(abspath $(WHEEL_DIR))/site)
 test-wheel: $(VENV)/.installed
-	rm -rf build/wheel-test && mkdir -p build/wheel-test/dist build/wheel-test/site
-	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir build/wheel-test/dist .
-	$(BIN)/python -m pip install --quiet --no-deps --target build/wheel-test/site build/wheel-test/dist/*.whl
-	cp -r tests example_project manage.py README.md docs build/wheel-test/
-	printf '[pytest]\nDJANGO_SETTINGS_MODULE = tests.settings\ndjango_find_project = false\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\nmarkers =\n    postgres: PostgreSQL only\n    database_independent: runs once\n' > build/wheel-test/pytest.ini
-	cd build/wheel-test && PYTHONPATH="$$PWD/site:$$PWD" ../../$(BIN)/python -c "import django_chatkit, sys; assert '/site/' in django_chatkit.__file__, django_chatkit.__file__; print('testing', django_chatkit.__file__)"
-	cd build/wheel-test && PYTHONPATH="$$PWD/site:$$PWD" ../../$(BIN)/python -m pytest -q -p no:cacheprovider $(WHEEL_TESTS)
+	rm -rf $(WHEEL_DIR) build/lib build/bdist.* && mkdir -p $(WHEEL_DIR)/dist
+	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir $(WHEEL_DIR)/dist .
+	$(BIN)/python -m pip install --quiet --no-deps $(if $(WHEEL_SITE),--target $(WHEEL_SITE),--force-reinstall) $(WHEEL_DIR)/dist/*.whl
+	tar -c --exclude=./.git --exclude='./.venv*' --exclude=./build --exclude=./django_chatkit \
+		--exclude='*.egg-info' --exclude=__pycache__ . | tar -x -C $(WHEEL_DIR)
+	cd $(WHEEL_DIR) && env $(if $(WHEEL_SITE),PYTHONPATH=$(WHEEL_SITE)) $(abspath $(BIN))/python -c \
+		"import django_chatkit as p; assert not p.__file__.startswith('$(CURDIR)/django_chatkit/'), p.__file__; print('testing', p.__file__)"
+	$(MAKE) --no-print-directory $(WHEEL_TARGET) COVERAGE= SUITE_DIR=$(WHEEL_DIR) \
+		SUITE_ENV="$(if $(WHEEL_SITE),PYTHONPATH=$(WHEEL_SITE)) CHATKIT_TEST_DIST=$(abspath $(WHEEL_DIR))/dist"
 
-## The same suite on Django 6 / Python 3.12, in its own virtualenv: on PostgreSQL when it
-## is reachable (the Django 5.2 run covers both databases), else on SQLite.
-## DJANGO6_TARGET=test runs both.
+## The suite on Django 6 / Python 3.12, in its own virtualenv, against the built wheel
+## installed there (make test-wheel): on PostgreSQL when it is reachable (the Django 5.2
+## run covers both databases), else on SQLite. DJANGO6_TARGET=test runs both.
 DJANGO6_TARGET ?= $(shell { [ -n "$$DATABASE_URL" ] || python3 -c "import socket; socket.create_connection(('127.0.0.1', 5432), 2).close()" 2>/dev/null; } && echo test-postgres || echo test-sqlite)
 test-django6:
 	@[ -n "$(PYTHON312)" ] || { echo "No Python 3.12 found: set PYTHON312=/path/to/python3.12"; exit 1; }
-	$(MAKE) --no-print-directory chromium $(DJANGO6_TARGET) VENV=.venv-django6 PYTHON="$(PYTHON312)" PIP_EXTRA="django>=6.0"
+	$(MAKE) --no-print-directory chromium test-wheel VENV=.venv-django6 PYTHON="$(PYTHON312)" \
+		PIP_EXTRA="django>=6.0" EDITABLE= WHEEL_INSTALL=venv WHEEL_TARGET=$(DJANGO6_TARGET)
 
 ## Benchmarks (benchmarks/README.md): six stacks side by side (the samples' pattern, the
 ## view and the lean path), flat pagination, 2,000 streams on the lean path, a profile of
@@ -100,9 +115,15 @@ bench-streams: $(VENV)/.bench-installed
 bench-profile: $(VENV)/.bench-installed
 	$(BIN)/python benchmarks/bench.py profile $(BENCH_ARGS)
 
+## ruff, then mypy (make typecheck).
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(MAKE) --no-print-directory typecheck
+
+## mypy with django-stubs on the package (pyproject's [tool.mypy]).
+typecheck: $(VENV)/.installed
+	$(BIN)/mypy
 
 ## The documentation site (docs/, one page per feature) as HTML in docs/_build/html;
 ## any warning (a broken reference, bad markup) fails the build.

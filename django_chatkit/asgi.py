@@ -36,10 +36,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, cast
 
 from asgiref.sync import sync_to_async
-from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, Scope
 from django.conf import settings
 from django.contrib import auth
 from django.core.exceptions import RequestAborted
@@ -48,6 +48,7 @@ from django.core.handlers.base import BaseHandler
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.urls import Resolver404, ResolverMatch, get_resolver, get_urlconf, set_script_prefix
 from django.utils import translation
 from django.utils.functional import SimpleLazyObject
@@ -61,6 +62,11 @@ from django_chatkit.views import LEAN_ATTRIBUTE, AttachmentUploadView, ChatKitVi
 __all__ = ["ChatKitRouter"]
 
 LOCALE_MIDDLEWARE = "django.middleware.locale.LocaleMiddleware"
+
+# ASGI's scope and callables, typed as Django's ASGIHandler takes them.
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[Mapping[str, Any]]]
+Send = Callable[[Mapping[str, Any]], Awaitable[None]]
 
 
 def lean_match(path: str) -> ResolverMatch | None:
@@ -128,9 +134,7 @@ class ChatKitRouter(ASGIHandler):
         BaseHandler.__init__(self)  # no middleware chain: this path has none
         self.application = application
 
-    async def __call__(
-        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
-    ) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
             match = _matches.get(path_info(scope))
             if match is not None:
@@ -142,8 +146,8 @@ class ChatKitRouter(ASGIHandler):
         self,
         match: ResolverMatch,
         scope: Scope,
-        receive: ASGIReceiveCallable,
-        send: ASGISendCallable,
+        receive: Receive,
+        send: Send,
     ) -> None:
         """``ASGIHandler.handle()`` without what the lean path leaves out: no
         ``ThreadSensitiveContext`` (a thread per request; the view's hops go to worker
@@ -154,7 +158,8 @@ class ChatKitRouter(ASGIHandler):
             return
         set_script_prefix(get_script_prefix(scope))
         request, response = self.create_request(scope, body_file)
-        if request is None:
+        if request is None:  # Django's answer to a request it cannot build
+            assert response is not None
             body_file.close()
             await self.send_response(response, send)
             return
@@ -182,7 +187,7 @@ class ChatKitRouter(ASGIHandler):
             await run_db(responding.result().close)
         body_file.close()
 
-    async def get_response_async(self, request: HttpRequest) -> HttpResponse:
+    async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
         """The view's response (the view answers its own errors, this path's as it
         would); an answer of 400 or more logged as Django's handler logs it
         (``django.request``, whose errors a project may mail to its admins)."""
@@ -192,21 +197,27 @@ class ChatKitRouter(ASGIHandler):
             response = failure_response(exc, "ChatKit lean path failed")
         if response.status_code >= 400:
             await sync_to_async(log_response, thread_sensitive=False)(
-                "%s: %s", response.reason_phrase, request.path, response=response, request=request
+                "%s: %s",
+                response.reason_phrase,
+                request.path,
+                # Django logs any response; django-stubs says HttpResponse.
+                response=cast(HttpResponse, response),
+                request=request,
             )
         return response
 
-    async def view_response(self, request: HttpRequest) -> HttpResponse:
+    async def view_response(self, request: HttpRequest) -> HttpResponseBase:
         """What the skipped middleware would have given the view, then the view."""
         request.get_host()  # ALLOWED_HOSTS, as CommonMiddleware checks it: DisallowedHost
         engine = import_string(settings.SESSION_ENGINE)
         request.session = engine.SessionStore(request.COOKIES.get(settings.SESSION_COOKIE_NAME))
-        request.user = SimpleLazyObject(lambda: auth.get_user(request))
+        # A lazy proxy of the user, as AuthenticationMiddleware sets it (typed as the user).
+        request.user = SimpleLazyObject(lambda: auth.get_user(request))  # type: ignore[assignment]
         if LOCALE_MIDDLEWARE in settings.MIDDLEWARE:
             language = translation.get_language_from_request(request)
             translation.activate(language)
             request.LANGUAGE_CODE = translation.get_language()
         match = request.resolver_match
         assert match is not None
-        response: HttpResponse = await match.func(request, *match.args, **match.kwargs)
+        response: HttpResponseBase = await match.func(request, *match.args, **match.kwargs)
         return response

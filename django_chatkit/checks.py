@@ -23,6 +23,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -182,7 +183,7 @@ POOL_HINT = (
 )
 
 
-def check_postgresql_connection(alias: str, database: dict[str, Any]) -> list[CheckMessage]:
+def check_postgresql_connection(alias: str, database: Mapping[str, Any]) -> list[CheckMessage]:
     """W040/W041 for one ``DATABASES`` entry (nothing for other engines)."""
     if database.get("ENGINE") not in POSTGRESQL_ENGINES:
         return []

@@ -11,7 +11,7 @@ too, with placeholders for the owner's values, so the rule has no second copy.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NamedTuple, Self, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, Self, TypeVar, cast
 
 from django.core.exceptions import PermissionDenied
 from django.db import models
@@ -71,7 +71,9 @@ class ThreadContentQuerySet(models.QuerySet[_M]):
     def owned_by(self, owner: ChatKitContext | Owner, thread_id: Any = None) -> Self:
         """The rows of ``owner``'s threads, or of their thread ``thread_id`` (none when
         it is somebody else's or missing)."""
-        threads = self.model._meta.get_field("thread").related_model._default_manager
+        thread_model = self.model._meta.get_field("thread").related_model
+        assert isinstance(thread_model, type)  # a concrete foreign key to Thread
+        threads = cast("ThreadQuerySet[Any]", thread_model._default_manager.all())
         owned = threads.owned_by(owner)
         if thread_id is None:
             return self.filter(thread__in=owned.values("pk"))

@@ -33,7 +33,7 @@ class SharedConnectionPool(ConnectionPool):
     options in the whole process."""
 
     _shared: ClassVar[dict[str, ConnectionPool]] = {}
-    _lock: ClassVar[threading.Lock] = threading.Lock()
+    _shared_lock: ClassVar[threading.Lock] = threading.Lock()
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> Any:
@@ -41,7 +41,7 @@ class SharedConnectionPool(ConnectionPool):
         key = repr((cls, url, sorted(kwargs.items())))
         pool = cls._shared.get(key)
         if pool is None:
-            with cls._lock:
+            with cls._shared_lock:
                 pool = cls._shared.get(key)
                 if pool is None:
                     pool = cls._shared[key] = super().from_url(url, **kwargs)

@@ -8,12 +8,7 @@ from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import InvalidStorageError, storages
-from django.http import (
-    FileResponse,
-    Http404,
-    HttpRequest,
-    HttpResponse,
-)
+from django.http import FileResponse, Http404, HttpRequest
 from django.template.defaultfilters import filesizeformat
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -27,8 +22,9 @@ from django_chatkit.models import (
 )
 
 
+# ModelAdmin[Attachment] only for the type checker: ModelAdmin takes no subscript at runtime.
 @admin.register(Attachment)
-class AttachmentAdmin(AttachmentLinksMixin, admin.ModelAdmin):
+class AttachmentAdmin(AttachmentLinksMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     """Uploaded files: owner, thread, type, size, preview and download."""
 
     list_display = (
@@ -130,7 +126,7 @@ class AttachmentAdmin(AttachmentLinksMixin, admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def file_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+    def file_view(self, request: HttpRequest, object_id: str) -> FileResponse:
         """The attachment's bytes for a staff member with *view* permission.
 
         Only PNG/JPEG/GIF/WebP images are served inline (``?inline=1``); everything else is

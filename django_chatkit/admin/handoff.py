@@ -69,7 +69,8 @@ class ThreadReplyForm(forms.Form):
         return handled if handled != shown else self.thread.handled_by_human
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if not data.get("message") and (
             self.wanted_handled_by_human() == self.thread.handled_by_human
         ):

@@ -116,8 +116,9 @@ class ThreadStatusForm(forms.Form):
     reason = forms.CharField(required=False, max_length=500)
 
 
+# ModelAdmin[Thread] only for the type checker: ModelAdmin takes no subscript at runtime.
 @admin.register(Thread)
-class ThreadAdmin(HandoffAdminMixin, AttachmentLinksMixin, admin.ModelAdmin):
+class ThreadAdmin(HandoffAdminMixin, AttachmentLinksMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     """Threads: a searchable changelist, a transcript page, moderation actions."""
 
     # changelist
@@ -362,7 +363,9 @@ class ThreadAdmin(HandoffAdminMixin, AttachmentLinksMixin, admin.ModelAdmin):
             return HttpResponseNotAllowed(["GET", "HEAD"])
         obj = self.get_object(request, unquote(object_id))
         if obj is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            # Django's own answer (a private ModelAdmin method that django-stubs omits).
+            redirect = self._get_obj_does_not_exist_redirect  # type: ignore[attr-defined]
+            return redirect(request, self.opts, object_id)
         if not self.has_view_or_change_permission(request, obj):
             raise PermissionDenied
         page = self.get_transcript_page(request, obj)

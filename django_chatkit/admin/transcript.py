@@ -241,6 +241,7 @@ class TranscriptBuilder:
     def prepare_workflow(self, entry: Entry, attachments: dict[str, AttachmentView]) -> None:
         workflow = entry.data.get("workflow") or {}
         summary = workflow.get("summary") if isinstance(workflow, dict) else None
+        summary_text: str | None
         if isinstance(summary, dict) and "duration" in summary:
             summary_text = _("Worked for %(seconds)s s") % {"seconds": summary["duration"]}
         elif isinstance(summary, dict):
@@ -270,7 +271,9 @@ class TranscriptBuilder:
         for structured in entry.data.get("inputs") or []:
             if not isinstance(structured, dict):
                 continue
-            answer = structured.get("answer") if isinstance(structured.get("answer"), dict) else {}
+            answer = structured.get("answer")
+            if not isinstance(answer, dict):
+                answer = {}
             inputs.append(
                 {
                     "type": structured.get("type"),

@@ -44,7 +44,7 @@ def origin_allowed(scope: dict[str, Any]) -> bool:
     return OriginValidator(None, allowed_hosts).valid_origin(origin)
 
 
-class LiveUpdatesConsumer(AsyncJsonWebsocketConsumer):
+class LiveUpdatesConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # untyped channels
     """Notifies a logged-in user's open chats of changes to their threads."""
 
     group_name: str | None = None

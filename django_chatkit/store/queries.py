@@ -21,10 +21,16 @@ from django.db import IntegrityError, connections, models, transaction
 
 from django_chatkit.managers import Owner
 from django_chatkit.models import Thread, ThreadItem
-from django_chatkit.store.statements import Param, Statement, insert_query, update_query
+from django_chatkit.store.statements import (
+    Param,
+    Statement,
+    insert_query,
+    model_field,
+    update_query,
+)
 
-_thread_field = Thread._meta.get_field
-_item_field = ThreadItem._meta.get_field
+_thread_field = partial(model_field, Thread)
+_item_field = partial(model_field, ThreadItem)
 
 
 def _owner() -> Owner:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.core.signals import setting_changed
 from django.db import connections
@@ -44,16 +44,24 @@ class Param(Expression):
         return self.output_field.get_db_prep_value(value, connection, prepared=False)
 
 
+def model_field(model: type[Model], name: str) -> Field[Any, Any]:
+    """``model``'s concrete field ``name`` (``get_field()`` also finds reverse relations)."""
+    field = model._meta.get_field(name)
+    assert isinstance(field, Field), f"{model.__name__}.{name} is not a concrete field"
+    return field
+
+
 def update_query(queryset: QuerySet[Any], **values: Any) -> Query:
     """The ``UPDATE`` that ``queryset.update(**values)`` runs."""
-    query = queryset.query.chain(UpdateQuery)
+    # chain(klass) returns a klass (django-stubs says Query).
+    query = cast(UpdateQuery, queryset.query.chain(UpdateQuery))
     query.add_update_values(values)
     return query
 
 
 def insert_query(model: type[Model], **values: Any) -> Query:
     """The ``INSERT`` of one ``model`` row with ``values`` (field attnames)."""
-    fields = [model._meta.get_field(name) for name in values]
+    fields = [model_field(model, name) for name in values]
     query = InsertQuery(model)
     query.insert_values(fields, [model(**values)])
     return query

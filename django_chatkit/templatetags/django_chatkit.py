@@ -75,7 +75,7 @@ def csp_nonce(context: template.Context) -> str | None:
     request = context.get("request")
     if not nonce and request is not None:
         try:
-            from django.middleware.csp import get_nonce  # type: ignore[import-not-found]
+            from django.middleware.csp import get_nonce  # type: ignore[import-not-found, unused-ignore]
         except ImportError:  # Django < 6
             pass
         else:

@@ -22,6 +22,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.handlers.asgi import ASGIRequest
 from django.db import close_old_connections
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import resolve_url
 from django.urls import NoReverseMatch
 from django.utils import translation
@@ -178,7 +179,7 @@ class ChatKitView(View):
 
         return respond()
 
-    async def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    async def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         global _warned_wsgi
         if not _warned_wsgi and not isinstance(request, ASGIRequest):
             _warned_wsgi = True
@@ -196,7 +197,7 @@ class ChatKitView(View):
             log.emit(response.status_code)
         return response
 
-    async def _handle(self, request: HttpRequest, log: _RequestLog) -> HttpResponse:
+    async def _handle(self, request: HttpRequest, log: _RequestLog) -> HttpResponseBase:
         context = await self.authenticate(request)
         log.user_id = getattr(context.user, "pk", None)
         body = read_body(request)

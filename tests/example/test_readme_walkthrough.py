@@ -403,10 +403,15 @@ SERVER_CHECKS: dict[str, Callable[[Project, Server, list[Step]], None]] = {
 
 def build_project(directory: Path) -> Project:
     """A fresh virtualenv with the built wheel installed (all its dependencies from the
-    machine's package index), and ``django-admin startproject mysite`` in it."""
+    machine's package index), and ``django-admin startproject mysite`` in it. The wheel is
+    built from the source tree, or is the one ``make test-wheel`` tests (in the folder
+    ``CHATKIT_TEST_DIST``)."""
     dist, venv = directory / "dist", directory / "venv"
-    pip_wheel = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir"]
-    subprocess.run([*pip_wheel, str(dist), str(ROOT)], check=True, timeout=COMMAND_TIMEOUT)
+    if os.environ.get("CHATKIT_TEST_DIST"):
+        dist = Path(os.environ["CHATKIT_TEST_DIST"])
+    else:
+        pip_wheel = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir"]
+        subprocess.run([*pip_wheel, str(dist), str(ROOT)], check=True, timeout=COMMAND_TIMEOUT)
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=COMMAND_TIMEOUT)
     (wheel,) = dist.glob("django_openai_chatkit-*.whl")
     workspace = Project(directory, venv)
