@@ -166,7 +166,7 @@ class ChatKitRouter(ASGIHandler):
         request.resolver_match = match
         setattr(request, LEAN_ATTRIBUTE, True)
 
-        async def respond() -> HttpResponse:
+        async def respond() -> HttpResponseBase:
             response = await self.get_response_async(request)
             with contextlib.suppress(asyncio.CancelledError):  # the client went away
                 await self.send_response(response, send)
