@@ -10,6 +10,7 @@ from :class:`~django_chatkit.admin.handoff.HandoffAdminMixin`.
 from django_chatkit.admin.attachments import AttachmentAdmin
 from django_chatkit.admin.handoff import HandoffAdminMixin
 from django_chatkit.admin.mixins import AttachmentLinksMixin
+from django_chatkit.admin.moderation import ThreadModerationMixin
 from django_chatkit.admin.threads import ThreadAdmin
 from django_chatkit.admin.transcript import TranscriptBuilder
 
@@ -18,5 +19,6 @@ __all__ = [
     "AttachmentLinksMixin",
     "HandoffAdminMixin",
     "ThreadAdmin",
+    "ThreadModerationMixin",
     "TranscriptBuilder",
 ]
