@@ -20,8 +20,8 @@ authenticates with the session)::
     })
 
 The socket is served at ``/chatkit/live/``; to serve it elsewhere, route
-:class:`~django_chatkit.live.consumers.LiveUpdatesConsumer` yourself and pass the path to the
-template tag.
+:class:`~django_chatkit.live.consumers.LiveUpdatesConsumer` yourself and set
+``CHATKIT_LIVE_URL`` to that path (the template tag reads it).
 """
 
 from django.urls import path
