@@ -29,8 +29,8 @@ from django_chatkit.conf import DEFAULTS
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 PACKAGE = Path(django_chatkit.__file__).parent
-# Environment variables, not settings: the test suite's browser.
-ENVIRONMENT_VARIABLES = {"CHATKIT_CHROMIUM"}
+# Not settings: the suite's environment variable, the testing plugin's user password constant.
+ENVIRONMENT_VARIABLES = {"CHATKIT_CHROMIUM", "CHATKIT_USER_PASSWORD"}
 
 SETTING = re.compile(
     r"^\.\. setting:: (?P<name>\S+)\n\n``(?P=name)``\n(?P<rule>[-~=^])(?P=rule)+\n\n"

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from django_chatkit.testing import ChatKitClient, LoginFailed, plugin
+from django_chatkit.testing.transports import LiveTransport
 from tests.support import testing_scenarios
-from tests.support.live import LiveServer
+from tests.support.live import LiveServer, request_log
 from tests.support.testing_scenarios import SCENARIOS, World
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -27,15 +28,32 @@ def live_settings() -> str:
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda scenario: scenario.__name__)
 def test_every_method_against_a_live_server(
-    endpoint_server: LiveServer, scenario: Any, alice: Any, bob: Any
+    endpoint_server: LiveServer,
+    scenario: Any,
+    alice: Any,
+    bob: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     def new_client() -> ChatKitClient:
         return ChatKitClient.live(endpoint_server.url)
 
+    sent: list[str] = []  # the endpoint's requests, each logged by the server when it ends
+    request = LiveTransport.request
+
+    async def counted(self: LiveTransport, method: str, url: str, **options: Any) -> Any:
+        if url == endpoint_server.url:
+            sent.append(method)
+        return await request(self, method, url, **options)
+
+    monkeypatch.setattr(LiveTransport, "request", counted)
+    start = len(endpoint_server.log())
     client = new_client()
     assert client.is_live and client.endpoint == endpoint_server.url
     client.force_login(alice)
     scenario(World(client, alice, bob, new_client, live=True))
+    # A stream the client hung up on ends (its partial answer saved) once the server
+    # notices: wait for that before the test's rows are flushed under it.
+    request_log(endpoint_server, len(sent), start)
 
 
 def test_login_through_the_login_form(endpoint_server: LiveServer, chatkit_user: Any) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import tomllib
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +21,7 @@ from django_chatkit.testing import (
 )
 from example_project import agent
 from example_project.models import Todo
+from tests.support import ROOT
 
 # The plugin's fixtures (where the package is installed, pytest loads the plugin itself).
 chatkit_user = plugin.chatkit_user
@@ -92,6 +92,6 @@ def test_the_plugin_imports_nothing_of_django() -> None:
 
 
 def test_the_entry_point_names_the_plugin() -> None:
-    pyproject = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     entry_points = pyproject["project"]["entry-points"]["pytest11"]
     assert entry_points == {"django_chatkit": "django_chatkit.testing.plugin"}
