@@ -3,19 +3,17 @@ model choice, the widget action's guards and the demo page."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 from agents import Agent, OpenAIResponsesModel, Runner, function_tool
+from chatkit import types as ck
 from django.test import override_settings
 
-from django_chatkit.context import ChatKitContext
+from django_chatkit.testing import AsyncChatKitClient, assert_answered
 from example_project.agent import get_model, run_config
 from example_project.models import Todo
 from example_project.offline import OfflineModel
-from example_project.server import ExampleServer
-from tests.support.protocol import result_events
 
 EXAMPLE = override_settings(
     CHATKIT_SERVER="example_project.server.ExampleServer", DEMO_SLOW_TOOL_SECONDS=0
@@ -102,57 +100,25 @@ def test_model_choice_follows_the_api_key_setting():
         assert run_config().tracing_disabled is False
 
 
-async def stream(server: ExampleServer, body: dict[str, Any], context) -> list[dict[str, Any]]:
-    result = await server.process(json.dumps(body), context)
-    return await result_events(result)
-
-
 @EXAMPLE
 @pytest.mark.django_db(transaction=True)
-async def test_widget_action_guards(django_user_model):
-    alice = await django_user_model.objects.acreate(username="alice")
-    bob = await django_user_model.objects.acreate(username="bob")
+async def test_widget_action_guards(alice: Any, bob: Any) -> None:
     bobs = await Todo.objects.acreate(user=bob, title="bob's")
-    server = ExampleServer()
-    as_alice = ChatKitContext(user=alice)
-    created = await stream(
-        server,
-        {
-            "type": "threads.create",
-            "params": {
-                "input": {
-                    "content": [{"type": "input_text", "text": "hi"}],
-                    "attachments": [],
-                    "inference_options": {},
-                }
-            },
-        },
-        as_alice,
+    client = AsyncChatKitClient()
+    await client.force_login(alice)
+    thread = assert_answered(await client.create_thread("hi")).thread
+    assert thread is not None
+
+    foreign = await client.custom_action(
+        thread, "todo.save", payload={"id": bobs.pk, "title": "mine"}
     )
-    thread_id = created[0]["thread"]["id"]
-
-    async def act(action: dict[str, Any]) -> list[dict[str, Any]]:
-        return await stream(
-            server,
-            {"type": "threads.custom_action", "params": {"thread_id": thread_id, "action": action}},
-            as_alice,
-        )
-
-    foreign = await act({"type": "todo.save", "payload": {"id": bobs.pk, "title": "mine"}})
-    invalid = await act({"type": "todo.save", "payload": {"title": "no id"}})
-    unknown = await act({"type": "todo.delete", "payload": {"id": bobs.pk}})
-    assert [e for e in foreign if e["type"] == "error"] == [
-        {
-            "type": "error",
-            "code": "custom",
-            "message": f"To-do #{bobs.pk} does not exist.",
-            "allow_retry": False,
-        }
-    ]
-    assert [e.get("message") for e in invalid if e["type"] == "error"] == ["The form is not valid."]
-    assert [e.get("message") for e in unknown if e["type"] == "error"] == [
-        "Unknown action 'todo.delete'."
-    ]
+    invalid = await client.custom_action(thread, "todo.save", payload={"title": "no id"})
+    unknown = await client.custom_action(thread, "todo.delete", payload={"id": bobs.pk})
+    assert foreign.error == ck.ErrorEvent(
+        code="custom", message=f"To-do #{bobs.pk} does not exist.", allow_retry=False
+    )
+    assert invalid.error is not None and invalid.error.message == "The form is not valid."
+    assert unknown.error is not None and unknown.error.message == "Unknown action 'todo.delete'."
     await bobs.arefresh_from_db()
     assert bobs.title == "bob's"
 
