@@ -127,7 +127,9 @@ def get_model(task: Literal["chat", "title"] = "chat") -> Model:
     if offline():
         # Nothing may leave the machine: no traces are exported either.
         set_tracing_disabled(True)
-        return OfflineModel(task)
+        return OfflineModel(
+            task, story_seconds=float(getattr(settings, "DEMO_STORY_SECONDS", 10.0))
+        )
     from agents import OpenAIResponsesModel
 
     return OpenAIResponsesModel(

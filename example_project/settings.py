@@ -104,6 +104,8 @@ OPENAI_API_KEY = os.environ.get("OPENAI_API_KEY", "")
 DEMO_OPENAI_MODEL = os.environ.get("DEMO_OPENAI_MODEL", "gpt-4.1-mini")
 # How long each step of the demo's slow tool (the to-do report) takes, in seconds.
 DEMO_SLOW_TOOL_SECONDS = 1.0
+# How long the offline model takes to tell "a long story" (ask: "tell me a long story").
+DEMO_STORY_SECONDS = 10.0
 
 LOGGING = {
     "version": 1,

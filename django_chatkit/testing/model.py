@@ -243,6 +243,11 @@ class ScriptedModel(Model):
             f"The agent offers no hand-off to {target!r} (it offers {request.handoff_names})."
         )
 
+    def delay_for(self, request: ModelRequest) -> float:
+        """Seconds before each streamed delta of the answer to ``request``: ``delay``
+        (override to pace some answers differently, as the demo's long story does)."""
+        return self.delay
+
     # -- the Model interface -------------------------------------------------------
 
     async def get_response(
@@ -285,6 +290,9 @@ class ScriptedModel(Model):
         )
         output = self.output(self._step(request), request)
         async for event in responses.stream_events(
-            output, model=self.name, words_per_delta=self.words_per_delta, delay=self.delay
+            output,
+            model=self.name,
+            words_per_delta=self.words_per_delta,
+            delay=self.delay_for(request),
         ):
             yield event

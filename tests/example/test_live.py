@@ -8,13 +8,16 @@ the same server.
 
 from __future__ import annotations
 
+import time
 from io import StringIO
 from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
 
+from django_chatkit.testing.responses import chunks
 from example_project.models import Todo
+from example_project.offline import LONG_STORY
 from tests.support.browser import launch_chromium
 from tests.support.live import (
     LiveServer,
@@ -173,6 +176,24 @@ def test_offline_agent_end_to_end(demo_server: LiveServer, staff) -> None:
     ]
     assert items[1]["widget"] == replaced["widget"]
     assert (items[9]["status"], items[9]["output"]) == ("completed", {"theme": "dark"})
+
+
+def test_the_long_story_streams_slowly(demo_server: LiveServer, staff) -> None:
+    """ "tell me a long story" (any casing, inside a longer message): many small deltas
+    spread over DEMO_STORY_SECONDS (1 s in tests.settings.example, 10 s in the demo)."""
+    arrived: list[float] = []
+    events = []
+    with live_client(demo_server, staff) as client:
+        body = new_thread("Hi! Please TELL me a long Story, about the sea.")
+        with client.stream("POST", "/chatkit/", json=body) as response:
+            assert response.status_code == 200
+            for event in sse_events(response):
+                events.append(event)
+                if is_delta(event):
+                    arrived.append(time.monotonic())
+    assert answer(events) == LONG_STORY
+    assert len(arrived) == len(chunks(LONG_STORY, 3)) > 100
+    assert arrived[-1] - arrived[0] >= 0.9  # each delta waits 1 s / 118 before it goes out
 
 
 def test_terminal_client_against_a_deployed_endpoint(demo_server: LiveServer, staff) -> None:

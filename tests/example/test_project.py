@@ -11,9 +11,11 @@ from chatkit import types as ck
 from django.test import override_settings
 
 from django_chatkit.testing import AsyncChatKitClient, assert_answered
+from django_chatkit.testing.model import ModelRequest
+from django_chatkit.testing.responses import chunks
 from example_project.agent import get_model, run_config
 from example_project.models import Todo
-from example_project.offline import OfflineModel
+from example_project.offline import LONG_STORY, OfflineModel
 
 EXAMPLE = override_settings(
     CHATKIT_SERVER="example_project.server.ExampleServer", DEMO_SLOW_TOOL_SECONDS=0
@@ -80,6 +82,34 @@ async def test_offline_model_calls_an_offered_tool_and_reports_its_output():
     plain = Agent(name="t", instructions="", model=OfflineModel(delay=0))
     _, output = await raw_events(plain, "Show my to-do report please")
     assert output.startswith("You said “Show my to-do report please”.")
+
+
+async def test_offline_model_tells_a_long_story_at_its_pace():
+    model = OfflineModel(words_per_delta=2, story_seconds=0.0)
+    agent = Agent(name="t", instructions="", model=model)
+    for text in ("tell me a long story", "Hello. Could you TELL ME A LONG STORY, please?"):
+        types, output = await raw_events(agent, text)
+        assert output == LONG_STORY
+        assert types.count("response.output_text.delta") == len(chunks(LONG_STORY, 2))
+    assert model.delay_for(model.requests[-1]) == 0.0
+    paced = OfflineModel(words_per_delta=2, story_seconds=10.0)
+    story, other = (
+        ModelRequest(
+            instructions=None, input=[{"role": "user", "content": text}], tools=[], handoffs=[]
+        )
+        for text in ("tell me a long story", "tell me a story")
+    )
+    # The story's deltas share the ten seconds; any other answer keeps the model's delay.
+    assert paced.delay_for(story) == 10.0 / len(chunks(LONG_STORY, 2))
+    assert paced.delay_for(other) == paced.delay == 0.02
+    _, output = await raw_events(Agent(name="t", model=OfflineModel(delay=0)), "tell me a story")
+    assert output.startswith("You said “tell me a story”.")
+
+
+def test_demo_story_pace_follows_the_setting():
+    with override_settings(OPENAI_API_KEY="", DEMO_STORY_SECONDS=1.5):
+        model = get_model()
+        assert isinstance(model, OfflineModel) and model.story_seconds == 1.5
 
 
 async def test_offline_title_model():
