@@ -84,6 +84,24 @@ DEFAULTS: dict[str, Any] = {
     # Default of `chatkit_cleanup --older-than`: age in seconds after which uploads never
     # sent in a message are deleted.
     "CHATKIT_ATTACHMENT_CLEANUP_AGE": 24 * 3600,
+    # Durable answers ---------------------------------------------------------------
+    # When the client goes away without pressing Stop (tab closed, reload), the answer
+    # runs on to its end and is stored; Stop sends an explicit cancel. A server class
+    # may override it with its ``durable_responses`` attribute. False: a disconnect
+    # cancels the answer.
+    "CHATKIT_DURABLE_RESPONSES": False,
+    # Seconds between two checkpoints of an answer in progress (its text so far, saved
+    # so that a reloaded page shows it).
+    "CHATKIT_CHECKPOINT_INTERVAL": 1.0,
+    # Seconds between two heartbeats of a worker running answers; an answer whose worker
+    # missed three is marked interrupted and its thread takes new messages again.
+    "CHATKIT_RESPONSE_HEARTBEAT": 5.0,
+    # Seconds a worker told to stop (SIGTERM) lets running answers finish before it
+    # cancels them (their partial answers saved).
+    "CHATKIT_SHUTDOWN_GRACE": 10.0,
+    # Most answers running at once for one user, and in one worker process (429 above).
+    "CHATKIT_MAX_RUNNING_PER_USER": 3,
+    "CHATKIT_MAX_RUNNING_PER_WORKER": 100,
 }
 
 
@@ -182,6 +200,30 @@ class ChatKitSettings:
     @property
     def CHATKIT_ATTACHMENT_CLEANUP_AGE(self) -> int:
         return int(self._get("CHATKIT_ATTACHMENT_CLEANUP_AGE"))
+
+    @property
+    def CHATKIT_DURABLE_RESPONSES(self) -> bool:
+        return bool(self._get("CHATKIT_DURABLE_RESPONSES"))
+
+    @property
+    def CHATKIT_CHECKPOINT_INTERVAL(self) -> float:
+        return float(self._get("CHATKIT_CHECKPOINT_INTERVAL"))
+
+    @property
+    def CHATKIT_RESPONSE_HEARTBEAT(self) -> float:
+        return float(self._get("CHATKIT_RESPONSE_HEARTBEAT"))
+
+    @property
+    def CHATKIT_SHUTDOWN_GRACE(self) -> float:
+        return float(self._get("CHATKIT_SHUTDOWN_GRACE"))
+
+    @property
+    def CHATKIT_MAX_RUNNING_PER_USER(self) -> int:
+        return int(self._get("CHATKIT_MAX_RUNNING_PER_USER"))
+
+    @property
+    def CHATKIT_MAX_RUNNING_PER_WORKER(self) -> int:
+        return int(self._get("CHATKIT_MAX_RUNNING_PER_WORKER"))
 
 
 conf = ChatKitSettings()

@@ -82,3 +82,5 @@ class ChatKitContext:
     #: Reads the store reuses within this request (set by the endpoint for each
     #: streaming request); ``None``: every load reads the database.
     reads: RequestReads | None = field(default=None, repr=False, compare=False)
+    #: The durable answer this request runs (:mod:`django_chatkit.durable`), or ``None``.
+    running: Any = field(default=None, repr=False, compare=False)

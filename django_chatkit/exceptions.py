@@ -229,6 +229,39 @@ class RateLimited(RequestRefused):
         self.retry_after = retry_after
 
 
+class ResponseRunning(ChatKitError):
+    """With durable responses on: the thread's previous answer still runs. Wait for it,
+    or cancel it (``threads/<id>/cancel/``), then send again."""
+
+    status_code = 409
+    code = "response_running"
+    default_message = "An answer is still running in this thread."
+
+
+class TooManyResponses(RequestRefused):
+    """With durable responses on: over ``CHATKIT_MAX_RUNNING_PER_USER`` answers of this
+    user, or ``CHATKIT_MAX_RUNNING_PER_WORKER`` of this worker, run at once."""
+
+    status_code = 429
+    code = "too_many_responses"
+    default_message = "Too many answers are running at once."
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 5) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
+        self.retry_after = retry_after
+
+
+class ShuttingDown(ChatKitError):
+    """The worker is shutting down (SIGTERM): it finishes running answers, starts none."""
+
+    status_code = 503
+    code = "shutting_down"
+    default_message = "The server is restarting; send the message again in a moment."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, headers={"Retry-After": "5"})
+
+
 # attachments ------------------------------------------------------------------------
 
 

@@ -20,6 +20,7 @@ from django_chatkit import handoff
 from django_chatkit.attachments.backend import DjangoAttachmentStore
 from django_chatkit.conf import conf
 from django_chatkit.context import ChatKitContext
+from django_chatkit.durable.checkpoints import DurableServer
 from django_chatkit.exceptions import ServerSettingError, ThreadNotActive
 from django_chatkit.ids import require_findable
 from django_chatkit.managers import Owner
@@ -38,7 +39,12 @@ class DjangoChatKitServer(ChatKitServer[ChatKitContext]):
     stores what the user sends but does not call ``respond()``: it streams
     :meth:`respond_handled_by_human` instead (nothing by default), and refuses
     ``threads.retry_after_item``, which would delete the staff's replies.
+
+    ``durable_responses`` overrides ``CHATKIT_DURABLE_RESPONSES`` for this server
+    (:mod:`django_chatkit.durable`); ``None`` follows the setting.
     """
+
+    durable_responses: bool | None = None
 
     def __init__(
         self,
@@ -80,13 +86,16 @@ class DjangoChatKitServer(ChatKitServer[ChatKitContext]):
         The bot does not answer threads a human handles.
         """
         parsed = request if isinstance(request, BaseModel) else parse_request(request)
+        server: ChatKitServer[ChatKitContext] = self
         if ck.is_streaming_req(parsed) and not isinstance(parsed, ck.ThreadsCreateReq):
             thread = await self.store.load_thread(parsed.params.thread_id, context)
             if await self.is_handled_by_human(thread, context):
                 if isinstance(parsed, ck.ThreadsRetryAfterItemReq):
                     raise ThreadNotActive(f"Thread {thread.id} is handled by a human")
-                return await _dispatch(_HumanHandledServer(self), parsed, context)
-        return await _dispatch(self, parsed, context)
+                server = _HumanHandledServer(self)
+        if context.running is not None and ck.is_streaming_req(parsed):
+            server = DurableServer(server)  # the view admitted a durable answer
+        return await _dispatch(server, parsed, context)
 
     async def is_handled_by_human(self, thread: ck.ThreadMetadata, context: ChatKitContext) -> bool:
         """Whether staff handle ``thread`` (its ``handled_by_human`` metadata, set by the

@@ -1,6 +1,7 @@
 """URLs of django_chatkit: ``include("django_chatkit.urls")`` under any prefix.
 
-The ChatKit protocol endpoint is the root of the include.
+The ChatKit protocol endpoint is the root of the include; ``threads/<id>/cancel/`` stops
+a durable answer (:mod:`django_chatkit.durable`).
 """
 
 from django.urls import path
@@ -9,6 +10,7 @@ from django_chatkit.views import (
     AttachmentFileView,
     AttachmentUploadURLView,
     AttachmentUploadView,
+    CancelResponseView,
     ChatKitView,
 )
 
@@ -16,6 +18,7 @@ app_name = "django_chatkit"
 
 urlpatterns = [
     path("", ChatKitView.as_view(), name="endpoint"),
+    path("threads/<str:thread_id>/cancel/", CancelResponseView.as_view(), name="cancel"),
     path("attachments/upload/", AttachmentUploadView.as_view(), name="attachment-upload"),
     path(
         "attachments/<str:attachment_id>/upload/<str:token>/",

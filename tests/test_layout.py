@@ -52,9 +52,12 @@ LAYERS: list[tuple[str, ...]] = [
     # the store re-signs attachment URLs (attachments.files): attachments sit below it
     ("attachments", "converters"),
     ("store",),
+    # durable answers checkpoint through the store and tell open chats (live)
+    ("live",),
+    ("durable",),
     ("server",),
     ("views",),
-    ("asgi", "live", "admin", "client", "testing", "management", "templatetags", "urls", "routing",
+    ("asgi", "admin", "client", "testing", "management", "templatetags", "urls", "routing",
      "checks", "apps"),
 ]  # fmt: skip
 

@@ -1,10 +1,11 @@
-"""The HTTP endpoints: the ChatKit protocol endpoint and the attachment routes."""
+"""The HTTP endpoints: the ChatKit protocol endpoint, Stop, and the attachment routes."""
 
 from django_chatkit.views.attachments import (
     AttachmentFileView,
     AttachmentUploadURLView,
     AttachmentUploadView,
 )
+from django_chatkit.views.cancel import CancelResponseView
 from django_chatkit.views.csrf import csrf_failure_reason
 from django_chatkit.views.endpoint import LEAN_ATTRIBUTE, ChatKitView
 
@@ -13,6 +14,7 @@ __all__ = [
     "AttachmentFileView",
     "AttachmentUploadURLView",
     "AttachmentUploadView",
+    "CancelResponseView",
     "ChatKitView",
     "csrf_failure_reason",
 ]

@@ -34,6 +34,8 @@ from pydantic import ValidationError
 from django_chatkit.conf import conf
 from django_chatkit.context import ChatKitContext, RequestReads
 from django_chatkit.db import run_db
+from django_chatkit.durable import is_durable
+from django_chatkit.durable.runs import end_run, run_to_end, start_run
 from django_chatkit.exceptions import (
     InvalidRequest,
     MethodNotAllowed,
@@ -209,10 +211,18 @@ class ChatKitView(View):
         if ck.is_streaming_req(parsed) or isinstance(parsed, ck.ThreadsSyncCustomActionReq):
             context.reads = RequestReads()  # its checks and the SDK read the same rows
         await preflight(server, parsed, context)
+        run = None
+        if ck.is_streaming_req(parsed) and is_durable(server):
+            run = await start_run(parsed, context)  # 503, 429 or 409 before it starts
         try:
             result = await process_parsed(server, parsed, body, context)
-        except NotImplementedError as exc:
-            raise OperationNotImplemented(f"This server does not support {parsed.type}.") from exc
+        except BaseException as exc:
+            if run is not None:  # no answer runs: release its thread
+                await end_run(run, context)
+            if isinstance(exc, NotImplementedError):
+                message = f"This server does not support {parsed.type}."
+                raise OperationNotImplemented(message) from exc
+            raise
 
         if isinstance(result, NonStreamingResult):
             return HttpResponse(result.json, content_type="application/json")
@@ -222,12 +232,17 @@ class ChatKitView(View):
             log.emit(200, stream.outcome)
 
         stream = EventStream(
-            result,
+            result if run is None else run_to_end(result, run, context),
             keepalive=conf.CHATKIT_SSE_KEEPALIVE,
             thread_id=log.thread_id,
             on_finish=finished,
             cancellable_after=STREAM_OPTIONS_PREFIX,
+            durable=run is not None,
         )
+        if run is not None:
+            run.stream = stream
+            if run.cancel_requested:  # cancelled before the stream existed
+                stream.cancel()
         if not getattr(request, LEAN_ATTRIBUTE, False):
             # The project's middleware may have used this request's own thread's
             # connection, which would otherwise stay open until the stream ends: let it go

@@ -15,6 +15,10 @@ the ``stream_options`` event. Before it (while the thread and the user's message
 saved) a cancellation would leave a user message with no answer and no marker, so the
 view delays a cancel requested that early until ``stream_options`` went by
 (``cancellable_after``): the SDK then saves whatever was answered and its marker.
+
+A durable stream (``durable=True``, :mod:`django_chatkit.durable`) is not cancelled when
+its response goes away: the producer runs on to its end, its frames dropped, and only
+an explicit :meth:`EventStream.cancel` stops it.
 """
 
 from __future__ import annotations
@@ -58,7 +62,8 @@ class EventStream:
     ``outcome`` ends as ``"completed"``, ``"error"`` (the stream ended with an
     ``error`` event) or ``"cancelled"`` (the client went away). ``on_finish`` is called
     once, when the producer ends. With ``cancellable_after`` (a frame prefix), a cancel
-    requested before the source produced such a frame waits until it has.
+    requested before the source produced such a frame waits until it has. A
+    ``durable`` stream outlives its response: see the module's docstring.
     """
 
     def __init__(
@@ -69,8 +74,11 @@ class EventStream:
         thread_id: str | None = None,
         on_finish: Callable[[EventStream], None] | None = None,
         cancellable_after: bytes | None = None,
+        durable: bool = False,
     ) -> None:
         self._source = source
+        self.durable = durable
+        self._detached = False
         self._cancellable_after = cancellable_after
         self._cancel_deferred = False
         self._keepalive = keepalive if keepalive > 0 else None
@@ -95,7 +103,8 @@ class EventStream:
                     self._cancellable_after = None
                     if self._cancel_deferred:  # lands at the SDK's next await
                         asyncio.current_task().cancel()  # type: ignore[union-attr]
-                self._queue.put_nowait(chunk)
+                if not self._detached:
+                    self._queue.put_nowait(chunk)
         except asyncio.CancelledError:
             self.outcome = "cancelled"
             raise
@@ -144,6 +153,14 @@ class EventStream:
                 if finished:
                     return
         finally:
+            self.response_ended()
+
+    def response_ended(self) -> None:
+        """The response is gone (ended, disconnected or closed): cancel the producer,
+        or, if the stream is durable, let it run on without a reader."""
+        if self.durable:
+            self._detached = True
+        else:
             self.cancel()
 
     def cancel(self) -> None:
@@ -183,8 +200,8 @@ class EventStreamResponse(StreamingHttpResponse):
     """``text/event-stream`` response over an :class:`EventStream`.
 
     ``close()`` (called by Django's handlers when the response ends, also after a
-    disconnect) stops the producer, so cancellation reaches the SDK even when the
-    iterator itself was abandoned.
+    disconnect) stops the producer (unless the stream is durable), so cancellation
+    reaches the SDK even when the iterator itself was abandoned.
     """
 
     def __init__(self, stream: EventStream, **kwargs: Any) -> None:
@@ -194,5 +211,5 @@ class EventStreamResponse(StreamingHttpResponse):
         self.headers["X-Accel-Buffering"] = "no"
 
     def close(self) -> None:
-        self.event_stream.cancel()
+        self.event_stream.response_ended()
         super().close()
