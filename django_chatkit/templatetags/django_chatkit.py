@@ -4,7 +4,9 @@
 the component's script (from ``CHATKIT_SCRIPT_URL``) and a small script of ours
 (``django_chatkit/chatkit.js``) that mounts the component pointed at this site's
 endpoint, with a ``fetch`` that sends the CSRF token, ``CHATKIT_DOMAIN_KEY`` and the
-attachment upload strategy (``CHATKIT_UPLOAD_STRATEGY``). Scripts carry the request's
+attachment upload strategy (``CHATKIT_UPLOAD_STRATEGY``). When ChatKit aborts a streaming
+fetch (its Stop button), the fetch POSTs the thread's cancel URL (``django_chatkit:cancel``),
+so that a durable answer (``CHATKIT_DURABLE_RESPONSES``) stops too. Scripts carry the request's
 CSP nonce when there is one. The container never waits forever: when the component's
 script cannot load, it says so and points to the terminal client (``manage.py
 chatkit_chat``); when ``chatkit.js`` itself did not load (static files not served), a
@@ -14,7 +16,10 @@ Arguments, all optional::
 
     {% chatkit url="/support/chatkit/" element_id="support-chat" options=chatkit_options %}
 
-``url`` is the endpoint (default: ``django_chatkit:endpoint``), ``element_id`` the
+``url`` is the endpoint (default: ``django_chatkit:endpoint``), ``cancel_url`` the URL
+that stops a thread's answer, with ``__thread_id__`` where the thread id goes (default:
+``django_chatkit:cancel``; none when it does not reverse: Stop then only aborts the
+fetch), ``element_id`` the
 container's id, ``options`` a JSON-serializable dict merged into the component's
 options (``theme``, ``startScreen``, ``history``, ...). Page scripts can change the
 options before the component starts by listening to ``django-chatkit:configure`` (for
@@ -37,7 +42,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.templatetags.static import static
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
@@ -49,6 +54,8 @@ register = template.Library()
 
 GLUE_SCRIPT = "django_chatkit/chatkit.js"
 LIVE_SCRIPT = "django_chatkit/live.js"
+# Where the thread id goes in the cancel URL chatkit.js is given.
+THREAD_ID_PLACEHOLDER = "__thread_id__"
 
 # Runs right after its container (no interpolation: the container is the previous
 # element). chatkit.js marks every container it finds; a container still unmarked when
@@ -84,13 +91,24 @@ def csp_nonce(context: template.Context) -> str | None:
     return str(nonce) if nonce else None
 
 
+def cancel_url_template() -> str | None:
+    """``django_chatkit:cancel`` with :data:`THREAD_ID_PLACEHOLDER` for the thread id, or
+    ``None`` where the project does not route it."""
+    try:
+        return reverse("django_chatkit:cancel", kwargs={"thread_id": THREAD_ID_PLACEHOLDER})
+    except NoReverseMatch:
+        return None
+
+
 def chatkit_config(
     request: HttpRequest,
     *,
     url: str | None = None,
+    cancel_url: str | None = None,
     options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """What ``chatkit.js`` needs to mount the component, as a JSON-serializable dict."""
+    stop_url = cancel_url or cancel_url_template()
     return {
         "api": {
             "url": url or reverse("django_chatkit:endpoint"),
@@ -102,6 +120,7 @@ def chatkit_config(
             # get_token() also makes sure the response sets the CSRF cookie.
             "token": get_token(request),
         },
+        "stop": {"url": stop_url, "placeholder": THREAD_ID_PLACEHOLDER} if stop_url else None,
         "options": options or {},
     }
 
@@ -168,6 +187,7 @@ def chatkit(
     url: str | None = None,
     element_id: str = "chatkit",
     options: dict[str, Any] | None = None,
+    cancel_url: str | None = None,
 ) -> SafeString:
     """Embed the ChatKit UI, talking to this site's ChatKit endpoint."""
     request = context.get("request")
@@ -178,7 +198,7 @@ def chatkit(
             "'django.template.context_processors.request' context processor."
         )
     return chatkit_html(
-        chatkit_config(request, url=url, options=options),
+        chatkit_config(request, url=url, cancel_url=cancel_url, options=options),
         element_id=element_id,
         script_url=conf.CHATKIT_SCRIPT_URL,
         glue_url=static(GLUE_SCRIPT),

@@ -11,7 +11,11 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.template import Context, Template
 from django.test import RequestFactory, override_settings
 
-from django_chatkit.templatetags.django_chatkit import STATIC_CHECK, chatkit_html
+from django_chatkit.templatetags.django_chatkit import (
+    STATIC_CHECK,
+    cancel_url_template,
+    chatkit_html,
+)
 
 ERROR = (
     '<p class="django-chatkit-error" role="alert" hidden>The chat interface could not be '
@@ -94,7 +98,9 @@ def test_tag_defaults(rf):
     assert html == expected(
         '{"api":{"url":"/chatkit/","domainKey":"local-dev","uploadStrategy":'
         '{"type":"direct","uploadUrl":"http://testserver/chatkit/attachments/upload/"}},'
-        '"csrf":{"headerName":"X-CSRFTOKEN","token":"TOKEN"},"options":{}}',
+        '"csrf":{"headerName":"X-CSRFTOKEN","token":"TOKEN"},'
+        '"stop":{"url":"/chatkit/threads/__thread_id__/cancel/","placeholder":"__thread_id__"},'
+        '"options":{}}',
         script="https://cdn.platform.openai.com/deployments/chatkit/chatkit.js",
         host="cdn.platform.openai.com",
     )
@@ -113,7 +119,8 @@ def test_tag_defaults(rf):
 def test_tag_settings_arguments_and_options(rf):
     html, _ = without_token(
         render(
-            '{% chatkit url="/support/chatkit/" element_id="support" options=opts %}',
+            '{% chatkit url="/support/chatkit/" element_id="support" options=opts '
+            'cancel_url="/support/chatkit/threads/__thread_id__/cancel/" %}',
             request=rf.get("/"),
             opts={"history": {"enabled": False}, "theme": {"colorScheme": "dark"}},
         )
@@ -121,7 +128,8 @@ def test_tag_settings_arguments_and_options(rf):
     assert html == expected(
         '{"api":{"url":"/support/chatkit/","domainKey":"domain_pk_123","uploadStrategy":'
         '{"type":"two_phase"}},"csrf":{"headerName":"X-MY-CSRF","token":"TOKEN"},'
-        '"options":{"history":{"enabled":false},"theme":{"colorScheme":"dark"}}}',
+        '"stop":{"url":"/support/chatkit/threads/__thread_id__/cancel/",'
+        '"placeholder":"__thread_id__"},"options":{"history":{"enabled":false},"theme":{"colorScheme":"dark"}}}',
         element_id="support",
         script="https://cdn.example.com/ck.js",
         host="cdn.example.com",
@@ -145,6 +153,12 @@ def test_tag_nonce_from_context(rf):
     # Django 6's django.template.context_processors.csp puts it in the context.
     html, _ = without_token(render("{% chatkit %}", request=rf.get("/"), csp_nonce="ctx9"))
     assert html.count(' nonce="ctx9"') == 3
+
+
+@pytest.mark.urls("tests.support.urls_without_chatkit")
+def test_no_cancel_url_where_the_project_routes_none():
+    # chatkit.js then sends no cancel: Stop only aborts the fetch.
+    assert cancel_url_template() is None
 
 
 def test_tag_without_request_is_a_clear_error():
