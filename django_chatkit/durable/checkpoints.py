@@ -75,8 +75,10 @@ async def checkpointed(
                 pending[event.item.id] = event.item.model_copy(deep=True)
             elif isinstance(event, ck.ThreadItemUpdatedEvent) and event.item_id in pending:
                 if isinstance(event.update, _ASSISTANT_UPDATES):
-                    # The SDK's own bookkeeping of a streamed message (pinned by tests).
-                    server._apply_assistant_message_update(pending[event.item_id], event.update)
+                    # The SDK's own bookkeeping of a streamed message (pinned by tests), on
+                    # a copy: it keeps the update's content part, which the SDK keeps too.
+                    update = event.update.model_copy(deep=True)
+                    server._apply_assistant_message_update(pending[event.item_id], update)
                     changed.add(event.item_id)
             elif isinstance(
                 event,
