@@ -3,12 +3,14 @@
 It speaks the same protocol as the ChatKit web component — JSON requests, Server-Sent
 Events back — through a transport of :mod:`django_chatkit.client.transports`.
 :class:`TerminalChat` prints what streams back: assistant text as it arrives, and one
-line for each widget, progress update, tool call, title change or error.
+line for each widget, progress update, tool call, title change or error. Ctrl-C during
+an answer stops it (the transport's ``cancel()``, what the browser's Stop sends).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +21,10 @@ from django_chatkit.client.transports import (
     InProcessTransport,
     TextOutput,
 )
+
+#: Ctrl-C on a new thread's answer: how many more cancels, how far apart (seconds).
+STOP_RETRIES = 5
+STOP_RETRY_DELAY = 0.2
 
 
 def _texts(node: Any) -> Iterator[str]:
@@ -216,22 +222,47 @@ class TerminalChat:
     # -- requests ------------------------------------------------------------------
 
     def stream(self, body: dict[str, Any]) -> None:
+        """Send a streaming request and print its answer. Ctrl-C meanwhile stops the
+        answer (see :meth:`stop`) and returns to the prompt."""
         try:
-            self.transport.send(body, self.on_event)
-        finally:
-            self.end_stream_line()
-        while self.pending_client_tool is not None and self.thread_id:
-            call, self.pending_client_tool = self.pending_client_tool, None
-            result = json.dumps(self.client_tool_result, ensure_ascii=False)
-            self.write(f"  [client tool] answering {call.get('name')} with {result}")
-            self.transport.send(
-                {
+            while True:
+                try:
+                    self.transport.send(body, self.on_event)
+                finally:
+                    self.end_stream_line()
+                if self.pending_client_tool is None or not self.thread_id:
+                    return
+                call, self.pending_client_tool = self.pending_client_tool, None
+                result = json.dumps(self.client_tool_result, ensure_ascii=False)
+                self.write(f"  [client tool] answering {call.get('name')} with {result}")
+                body = {
                     "type": "threads.add_client_tool_output",
                     "params": {"thread_id": self.thread_id, "result": self.client_tool_result},
-                },
-                self.on_event,
-            )
-            self.end_stream_line()
+                }
+        except KeyboardInterrupt:
+            self.pending_client_tool = None
+            self.stop(new_thread=body["type"] == "threads.create")
+
+    def stop(self, *, new_thread: bool = False) -> None:
+        """Ctrl-C during an answer: stop reading it and ask the server to cancel it, as
+        the browser's Stop button does (a durable answer outlives the closed
+        connection). A new thread's answer may not be registered yet when the first
+        cancel arrives: asked again a few times. Another Ctrl-C leaves the chat."""
+        if self.thread_id is None:  # the thread was not even created
+            self.write("  [stopped]")
+            return
+        tries = 1 + (STOP_RETRIES if new_thread else 0)
+        for attempt in range(tries):
+            if attempt:
+                time.sleep(STOP_RETRY_DELAY)
+            try:
+                cancelled = self.transport.cancel(self.thread_id)
+            except ChatError as exc:
+                self.write(f"  [stopped; the cancel failed: {exc}]")
+                return
+            if cancelled:
+                break
+        self.write("  [stopped]")
 
     def say(self, text: str) -> None:
         message = {

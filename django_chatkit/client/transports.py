@@ -125,6 +125,11 @@ class InProcessTransport:
             # ORM calls made by tools ran in asgiref's executor thread: free its connection.
             await sync_to_async(connections.close_all)()
 
+    def cancel(self, thread_id: str) -> bool:
+        """Nothing to send: the answer ran in this process, and Ctrl-C made asyncio's
+        runner cancel it (the SDK saved the partial answer and its "cancelled" note)."""
+        return True
+
     def close(self) -> None:
         self.runner.close()
 
@@ -306,7 +311,7 @@ class HttpTransport:
             + ". Check --user and --password (the admin's login page only admits staff)."
         )
 
-    def send(self, body: dict[str, Any], on_event: EventHandler) -> dict[str, Any] | None:
+    def _headers(self) -> dict[str, str]:
         headers = {
             "Content-Type": "application/json",
             "Accept": "text/event-stream, application/json",
@@ -316,7 +321,12 @@ class HttpTransport:
         token = self._cookie(self.csrf_cookie_name)
         if token:
             headers[self.csrf_header_name] = token
-        request = urllib.request.Request(self.url, data=json.dumps(body).encode(), headers=headers)
+        return headers
+
+    def send(self, body: dict[str, Any], on_event: EventHandler) -> dict[str, Any] | None:
+        request = urllib.request.Request(
+            self.url, data=json.dumps(body).encode(), headers=self._headers()
+        )
         try:
             response = self.opener.open(request, timeout=self.timeout)
         except urllib.error.HTTPError as exc:
@@ -339,6 +349,29 @@ class HttpTransport:
         if not isinstance(answer, dict):
             raise ChatError(f"{self.url} did not answer ChatKit's JSON.")
         return answer
+
+    def cancel_url(self, thread_id: str) -> str:
+        """The endpoint's cancel URL for ``thread_id`` (``threads/<id>/cancel/`` beside it)."""
+        quoted = urllib.parse.quote(thread_id, safe="")
+        return f"{self.url.rstrip('/')}/threads/{quoted}/cancel/"
+
+    def cancel(self, thread_id: str) -> bool:
+        """Stop the answer running in ``thread_id`` (what the browser's Stop sends):
+        whether the server cancelled one. Durable answers need it, since a closed
+        connection does not stop them; without, it answers ``False``."""
+        request = urllib.request.Request(
+            self.cancel_url(thread_id), data=b"", headers=self._headers(), method="POST"
+        )
+        try:
+            with self.opener.open(request, timeout=self.timeout) as response:
+                answer = json.loads(response.read() or b"{}")
+        except urllib.error.HTTPError as exc:
+            raise _endpoint_error(exc) from exc
+        except CONNECTION_ERRORS as exc:
+            raise ChatError(f"Cannot reach {self.url}: {_reason(exc)}") from exc
+        except ValueError as exc:
+            raise ChatError(f"{self.url} did not answer the cancel with JSON: {exc}") from exc
+        return isinstance(answer, dict) and answer.get("cancelled") is True
 
     def close(self) -> None:
         pass

@@ -187,6 +187,7 @@ def test_stop_on_a_new_thread_cancels_it_by_the_id_of_its_first_frame(
     assert stopped(page, thread) == ["user_message", "assistant_message", "sdk_hidden_context"]
     answer = query(lambda: ThreadItem.objects.get(thread=thread, type="assistant_message").text)
     assert answer.startswith("Once upon") and len(answer) < len(LONG_STORY)
+    assert LONG_STORY.startswith(answer.rstrip())  # what had streamed, once
 
 
 def test_stop_before_the_first_frame_is_sent_once_the_thread_is_known(

@@ -43,7 +43,7 @@ from django_chatkit.server import get_server
 
 HELP = """\
 Commands: /threads  /open ID  /new  /history  /action TYPE [JSON]  /help  /quit
-Anything else is sent as a message."""
+Anything else is sent as a message. Ctrl-C stops an answer; at the prompt it quits."""
 
 
 class RawOutput:
