@@ -16,8 +16,9 @@ Both are registered on the default admin site. To customize, subclass and re-reg
         search_message_text = False
 
 Every extra view checks its permission explicitly: reading (transcript, export, raw
-JSON, files) needs the model's *view* permission, lock/close/reopen the *change*
-permission, deleting the *delete* permission, replying as the assistant (``reply/``,
+JSON, files) needs the model's *view* permission, lock/close/reopen and stopping a
+running answer (:mod:`django_chatkit.admin.running`) the *change* permission, deleting
+the *delete* permission, replying as the assistant (``reply/``,
 :mod:`django_chatkit.handoff`) *view* plus ``django_chatkit.reply_as_assistant``.
 Non-staff users never reach them.
 """
@@ -52,6 +53,7 @@ from django_chatkit.admin.handoff import HandoffAdminMixin
 from django_chatkit.admin.markdown import render_markdown
 from django_chatkit.admin.mixins import AttachmentLinksMixin, user_search_fields
 from django_chatkit.admin.moderation import ThreadActionForm, ThreadModerationMixin
+from django_chatkit.admin.running import AnsweringNowFilter, RunningAnswerAdminMixin
 from django_chatkit.admin.transcript import AttachmentView, FeedbackView, TranscriptBuilder
 from django_chatkit.models import (
     Attachment,
@@ -99,6 +101,7 @@ class HasFeedbackFilter(admin.SimpleListFilter):
 # ModelAdmin[Thread] only for the type checker: ModelAdmin takes no subscript at runtime.
 @admin.register(Thread)
 class ThreadAdmin(
+    RunningAnswerAdminMixin,
     ThreadModerationMixin,
     HandoffAdminMixin,
     AttachmentLinksMixin,
@@ -113,16 +116,30 @@ class ThreadAdmin(
         "status",
         "item_count",
         "feedback_summary",
+        "answering",
         "updated_at",
         "created_at",
     )
     list_display_links = ("display_title",)
-    list_filter = ("status", "handled_by_human", HasFeedbackFilter, "created_at", "updated_at")
+    list_filter = (
+        "status",
+        "handled_by_human",
+        HasFeedbackFilter,
+        AnsweringNowFilter,
+        "created_at",
+        "updated_at",
+    )
     list_select_related = ("user",)
     date_hierarchy = "created_at"
     ordering = ("-updated_at", "-pk")
     list_per_page = 50
-    actions = ("lock_threads", "close_threads", "reopen_threads", "export_json")
+    actions = (
+        "lock_threads",
+        "close_threads",
+        "reopen_threads",
+        "export_json",
+        "stop_running_answers",
+    )
     action_form = ThreadActionForm
     #: Also search the text of every message (a scan of the items table on big sites).
     search_message_text = True
@@ -224,6 +241,11 @@ class ThreadAdmin(
                 "<path:object_id>/status/",
                 view(self.status_view),
                 name="{}_{}_status".format(*info),
+            ),
+            path(
+                "<path:object_id>/stop/",
+                view(self.stop_view),
+                name="{}_{}_stop".format(*info),
             ),
             path(
                 "<path:object_id>/export/",
@@ -388,6 +410,7 @@ class ThreadAdmin(
             "is_popup": False,
             "to_field": None,
             **self.handoff_context(request, obj),
+            **self.running_context(request, obj),
             **(extra_context or {}),
         }
         request.current_app = self.admin_site.name
