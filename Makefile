@@ -114,7 +114,7 @@ bench: $(VENV)/.bench-installed
 	$(BIN)/python benchmarks/bench.py all $(BENCH_ARGS)
 
 bench-streams: $(VENV)/.bench-installed
-	$(BIN)/python benchmarks/bench.py streams --lean --n 2000 $(BENCH_ARGS)
+	$(BIN)/python benchmarks/bench.py streams --lean --n 2000 --durable --abandon 0.5 $(BENCH_ARGS)
 
 bench-profile: $(VENV)/.bench-installed
 	$(BIN)/python benchmarks/bench.py profile $(BENCH_ARGS)

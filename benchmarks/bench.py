@@ -714,17 +714,56 @@ def raise_file_limit(needed: int) -> str:
     return "unlimited" if soft == resource.RLIM_INFINITY else str(soft)
 
 
+# echo.py answers it in 20 deltas of two characters: only the whole answer equals it.
+SLOW_ANSWER = "a slow answer, streamed in twenty deltas"
+
+
+def open_sockets(pid: int) -> int:
+    """How many sockets the process ``pid`` holds open (its ``/proc`` file descriptors)."""
+    count = 0
+    with contextlib.suppress(OSError):
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                count += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
+    return count
+
+
+async def answers_stored(db_url: str, deadline: float) -> tuple[int, int]:
+    """Once no durable answer runs (or after ``deadline`` s): how many complete slow
+    answers the database holds, and how many answers still run."""
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
+        ends = time.monotonic() + deadline
+        while True:
+            cursor = await conn.execute("SELECT count(*) FROM django_chatkit_runningresponse")
+            left = (await cursor.fetchone())[0]  # type: ignore[index]
+            if not left or time.monotonic() > ends:
+                break
+            await asyncio.sleep(0.25)
+        cursor = await conn.execute(
+            "SELECT count(*) FROM django_chatkit_threaditem "
+            "WHERE type = 'assistant_message' AND text = %s",
+            (SLOW_ANSWER,),
+        )
+        return (await cursor.fetchone())[0], left  # type: ignore[index]
+
+
 async def streams(config: DbConfig, args: argparse.Namespace, headers: dict[str, str]) -> None:
     import psycopg
 
     pause = args.seconds / 20
-    body = create_body(f"slow {pause} a slow answer in twenty deltas")
+    body = create_body(f"slow {pause} {SLOW_ANSWER}")
     db_url = config.env()["DATABASE_URL"]
     with psycopg.connect(db_url) as conn:
         max_connections = conn.execute("SHOW max_connections").fetchone()[0]  # type: ignore[index]
     stack = "c'" if args.lean else "c"
     descriptors = raise_file_limit(args.n + 1000)
-    with servers([stack], config) as running:
+    # Every ``1 / abandon``-th stream hangs up after its first frames (a closed tab).
+    every = round(1 / args.abandon) if args.abandon else 0
+    abandoned = 0
+    extra_env = {"BENCH_DURABLE": "1"} if args.durable else {}
+    with servers([stack], config, **extra_env) as running:
         server = running[stack]
         for op in ("threads.create", "threads.list"):
             await load(server.port, headers, op, op_body(op, ""), args.warmup, 8)
@@ -736,12 +775,21 @@ async def streams(config: DbConfig, args: argparse.Namespace, headers: dict[str,
         peak = {"connections": 0, "rss": rss_before, "open": 0, "rss_open": 0}
 
         async def stream(index: int) -> None:
-            nonlocal opened, finished, errors, first_error
+            nonlocal opened, finished, errors, first_error, abandoned
             await asyncio.sleep(index * args.ramp / max(1, args.n))
             started = time.perf_counter()
             try:
                 conn = await Connection.open(server.port, PATH, headers)
                 opened += 1
+                if every and index % every == every - 1:
+                    try:  # the chunks of thread.created, the user message and 2 deltas
+                        status = await conn.post_and_hang_up(body, 6, args.seconds * 3 + 60)
+                    finally:
+                        conn.close()
+                    if status != 200:
+                        raise RuntimeError(f"HTTP {status}")
+                    abandoned += 1
+                    return
                 try:
                     status, data = await conn.post(body, deadline=args.seconds * 3 + 60)
                 finally:
@@ -758,9 +806,19 @@ async def streams(config: DbConfig, args: argparse.Namespace, headers: dict[str,
             finally:
                 finished += 1
 
+        peak.update(sockets=0, running=0, rss_running=rss_before)
+
         async def sample() -> None:
             async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
                 while True:
+                    peak["sockets"] = max(peak["sockets"], open_sockets(server.pid))
+                    if args.durable:  # answers running in the worker, read or not
+                        cursor = await conn.execute(
+                            "SELECT count(*) FROM django_chatkit_runningresponse"
+                        )
+                        count = (await cursor.fetchone())[0]  # type: ignore[index]
+                        if count >= peak["running"]:
+                            peak["running"], peak["rss_running"] = count, server.rss_kib()
                     cursor = await conn.execute(
                         "SELECT count(*) FROM pg_stat_activity "
                         "WHERE datname = %s AND pid <> pg_backend_pid()",
@@ -779,19 +837,28 @@ async def streams(config: DbConfig, args: argparse.Namespace, headers: dict[str,
         started = time.perf_counter()
         await asyncio.gather(*(stream(i) for i in range(args.n)))
         wall = time.perf_counter() - started
+        stored = await answers_stored(db_url, args.seconds * 3 + 60) if args.durable else None
+        drained = time.perf_counter() - started
         sampler.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sampler
     per_stream = (peak["rss_open"] - rss_before) / max(1, peak["open"])
     path = "the lean path (ChatKitRouter), stack c'" if args.lean else "Django's handler, stack c"
+    durable = "durable answers" if args.durable else "answers cancelled on disconnect"
     print(
         f"\n## Many streams: {config.label}; {path}; one uvicorn worker, {args.n} streams "
         f"of 20 deltas {pause:.2f} s apart (~{args.seconds:.0f} s each), opened over "
-        f"{args.ramp:g} s"
+        f"{args.ramp:g} s; {durable}, {abandoned} abandoned by their clients mid-answer"
     )
     print("\n| measure | value |\n|---|---|")
     print(f"| file descriptors (soft limit of benchmark and worker) | {descriptors} |")
-    print(f"| streams completed | {len(durations)} of {args.n} |")
+    print(f"| streams read to their end | {len(durations)} of {args.n - abandoned} |")
+    print(f"| streams abandoned after their first frames | {abandoned} |")
+    if stored is not None:
+        complete, running_left = stored
+        print(f"| complete answers stored (all {args.n} expected) | {complete} |")
+        print(f"| answers still running when it stopped waiting | {running_left} |")
+        print(f"| time until every answer was stored | {drained:.1f} s |")
     print(f"| streams errored | {errors} |")
     print(f"| wall time | {wall:.1f} s |")
     if durations:
@@ -806,12 +873,17 @@ async def streams(config: DbConfig, args: argparse.Namespace, headers: dict[str,
         )
     print(f"| peak open streams | {peak['open']} |")
     print(f"| peak database connections (pg_stat_activity) | {peak['connections']} |")
+    print(f"| peak open sockets of the worker | {peak['sockets']} |")
     print(f"| PostgreSQL max_connections | {max_connections} |")
     print(
         f"| server RSS idle / at peak open streams | {rss_before / 1024:.1f} MiB / "
         f"{peak['rss_open'] / 1024:.1f} MiB |"
     )
     print(f"| memory per open stream | {per_stream:.0f} KiB |")
+    if args.durable:
+        per_answer = (peak["rss_running"] - rss_before) / max(1, peak["running"])
+        print(f"| peak answers running in the worker (RunningResponse rows) | {peak['running']} |")
+        print(f"| memory per running answer (RSS at that peak) | {per_answer:.0f} KiB |")
     if first_error:
         print(f"first error: {first_error}")
 
@@ -979,6 +1051,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=False,
         help="streams, profile: stack c', the lean path (ChatKitRouter), instead of c "
         "(--no-lean: c, Django's handler)",
+    )
+    parser.add_argument(
+        "--durable",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="streams: CHATKIT_DURABLE_RESPONSES on; counts the complete answers stored",
+    )
+    parser.add_argument(
+        "--abandon",
+        type=float,
+        default=0.0,
+        help="streams: the share of clients that hang up mid-answer (0.5: every other one)",
     )
     parser.add_argument("--op", default="threads.list", choices=OPS, help="profile: the op")
     parser.add_argument("--top", type=int, default=25, help="profile: functions to list")

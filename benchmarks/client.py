@@ -47,6 +47,28 @@ class Connection:
         async with asyncio.timeout(deadline):
             return await self._post(body)
 
+    async def post_and_hang_up(self, body: bytes, chunks: int, deadline: float = 60) -> int:
+        """POST ``body``, read the status, the headers and ``chunks`` chunks of the
+        streamed answer, then close the connection (a tab closed mid-answer)."""
+        assert self.reader is not None and self.writer is not None
+        async with asyncio.timeout(deadline):
+            head = (
+                f"POST {self.path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                f"{self.headers}\r\n"
+            )
+            self.writer.write(head.encode() + body)
+            status = int((await self.reader.readline()).split(b" ", 2)[1])
+            while (await self.reader.readline()) not in (b"\r\n", b""):
+                pass
+            for _ in range(chunks):
+                size = int((await self.reader.readline()).split(b";")[0], 16)
+                if not size:
+                    break
+                await self.reader.readexactly(size + 2)
+        self.close()
+        return status
+
     async def _post(self, body: bytes) -> tuple[int, bytes]:
         assert self.reader is not None and self.writer is not None
         self.first_event_at = None

@@ -32,8 +32,8 @@ async def echo_respond(
     text = user_text(message) or "echo"
     pause = 0.0
     if text.startswith("slow "):
-        _, seconds, _, rest = (*text.split(" ", 2), "")[:4]
-        pause, text = float(seconds), rest or "echo"
+        _, seconds, *rest = text.split(" ", 2)
+        pause, text = float(seconds), (rest[0] if rest else "") or "echo"
     item = ck.AssistantMessageItem(
         id=store.generate_item_id("message", thread, context),
         thread_id=thread.id,

@@ -107,6 +107,9 @@ STORAGES = {
 }
 
 CHATKIT_SERVER = "benchmarks.servers.BenchServer"
+# bench.py streams --durable: answers outlive their clients; one user owns every stream.
+CHATKIT_DURABLE_RESPONSES = os.environ.get("BENCH_DURABLE") == "1"
+CHATKIT_MAX_RUNNING_PER_USER = CHATKIT_MAX_RUNNING_PER_WORKER = 100_000
 BENCH_STORE = os.environ.get("BENCH_STORE", "orm")
 
 LOGGING = {
