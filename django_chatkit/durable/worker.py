@@ -98,6 +98,13 @@ class Worker:
         self._spawn(self._maintain())
         self._install_signal_handler()
 
+    async def stop(self) -> None:
+        """Stop the maintenance task and the listener (the next answer starts them)."""
+        tasks, self._tasks, self._loop = list(self._tasks), set(), None
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
@@ -165,8 +172,10 @@ class Worker:
         if threading.current_thread() is not threading.main_thread():
             return  # signals are the main thread's (tests run servers in threads)
         with contextlib.suppress(ValueError, OSError):
-            self._previous_handler = signal.getsignal(signal.SIGTERM)
-            signal.signal(signal.SIGTERM, self._on_sigterm)
+            current = signal.getsignal(signal.SIGTERM)
+            if current != self._on_sigterm:  # installed once, whatever the loop
+                self._previous_handler = current
+                signal.signal(signal.SIGTERM, self._on_sigterm)
 
     def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
         loop = self._loop
