@@ -37,6 +37,10 @@ def test_the_sdk_flows_we_call_keep_their_signatures():
         assert parameters == ["self", "request", "context"], name
     assert inspect.isasyncgenfunction(ChatKitServer._process_streaming)
     assert inspect.iscoroutinefunction(ChatKitServer._process_non_streaming)
+    # Durable answers' checkpoints (django_chatkit.durable.checkpoints) follow a streamed
+    # assistant message with the SDK's own bookkeeping.
+    parameters = list(inspect.signature(ChatKitServer._apply_assistant_message_update).parameters)
+    assert parameters == ["self", "item", "update"]
 
 
 async def test_answers_match_the_sdks_own_process(server, as_alice):

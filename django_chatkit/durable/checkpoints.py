@@ -4,8 +4,6 @@
 project's server would, but each stream of events its ``respond()`` or ``action()``
 yields goes through :func:`checkpointed` on its way to the SDK:
 
-* a ``threads.create`` answer claims its new thread (the view claims existing threads
-  before the response starts, answering 409 when one runs);
 * at most every ``CHATKIT_CHECKPOINT_INTERVAL`` seconds, an assistant message whose text
   changed is saved as it is so far (``store.save_item``), and the user's open chats are
   told (:func:`django_chatkit.live.anotify_thread`), so a reloaded page shows the text
@@ -28,9 +26,6 @@ from chatkit.server import ChatKitServer
 from chatkit.store import NotFoundError
 
 from django_chatkit.context import ChatKitContext
-from django_chatkit.db import run_db
-from django_chatkit.durable import running
-from django_chatkit.durable.worker import worker
 from django_chatkit.live.updates import anotify_thread
 from django_chatkit.managers import Owner
 from django_chatkit.models import Thread
@@ -58,10 +53,6 @@ async def checkpointed(
 ) -> AsyncIterator[ck.ThreadStreamEvent]:
     """``events``, with the answer's claim and checkpoints (see the module docstring)."""
     run = context.running
-    owner = Owner.of(context)
-    if run is not None and not run.thread_pk and run.new_thread:
-        pk = await run_db(running.claim_new_thread, owner, thread.id, worker().id)
-        worker().claimed(run, pk, thread.id)
     interval = run.checkpoint_interval if run is not None else 1.0
     pending: dict[str, ck.AssistantMessageItem] = {}
     changed: set[str] = set()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
@@ -16,6 +17,9 @@ from django_chatkit.durable.worker import Run, worker
 from django_chatkit.exceptions import ShuttingDown, TooManyResponses
 from django_chatkit.live.updates import anotify_thread
 from django_chatkit.managers import Owner
+
+#: The SDK's first frame of a ``threads.create`` stream.
+THREAD_CREATED = b'data: {"type":"thread.created"'
 
 
 def is_durable(server: Any) -> bool:
@@ -69,9 +73,19 @@ async def end_run(run: Run, context: ChatKitContext) -> None:
 async def run_to_end(
     source: AsyncIterable[bytes], run: Run, context: ChatKitContext
 ) -> AsyncIterator[bytes]:
-    """``source``'s frames; once it ended (however), :func:`end_run`."""
+    """``source``'s frames; once it ended (however), :func:`end_run`.
+
+    A ``threads.create`` answer claims its thread when the SDK announces it, before the
+    client hears of it: a cancel for the thread finds the answer.
+    """
     try:
         async for chunk in source:
+            if run.new_thread and not run.thread_pk and chunk.startswith(THREAD_CREATED):
+                thread_id = json.loads(chunk[len(b"data: ") :])["thread"]["id"]
+                here = worker()
+                owner = Owner.of(context)
+                pk = await run_db(running.claim_new_thread, owner, thread_id, here.id)
+                here.claimed(run, pk, thread_id)
             yield chunk
     finally:
         await end_run(run, context)

@@ -44,6 +44,8 @@ CANCEL_MESSAGE = "chatkit.cancel"
 class Stoppable(Protocol):
     """What a run needs of the stream it runs in (``views.streaming.EventStream``)."""
 
+    def start(self) -> None: ...
+
     def cancel(self) -> None: ...
 
     async def wait(self) -> None: ...
@@ -97,6 +99,13 @@ class Worker:
             self._spawn(self._listen(layer, self.channel))
         self._spawn(self._maintain())
         self._install_signal_handler()
+
+    async def stop(self) -> None:
+        """Stop the maintenance task and the listener (the next answer starts them)."""
+        tasks, self._tasks, self._loop = list(self._tasks), set(), None
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -165,8 +174,10 @@ class Worker:
         if threading.current_thread() is not threading.main_thread():
             return  # signals are the main thread's (tests run servers in threads)
         with contextlib.suppress(ValueError, OSError):
-            self._previous_handler = signal.getsignal(signal.SIGTERM)
-            signal.signal(signal.SIGTERM, self._on_sigterm)
+            current = signal.getsignal(signal.SIGTERM)
+            if current != self._on_sigterm:  # installed once, whatever the loop
+                self._previous_handler = current
+                signal.signal(signal.SIGTERM, self._on_sigterm)
 
     def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
         loop = self._loop

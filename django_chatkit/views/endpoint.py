@@ -36,6 +36,7 @@ from django_chatkit.context import ChatKitContext, RequestReads
 from django_chatkit.db import run_db
 from django_chatkit.durable import is_durable
 from django_chatkit.durable.runs import end_run, run_to_end, start_run
+from django_chatkit.durable.worker import Run
 from django_chatkit.exceptions import (
     InvalidRequest,
     MethodNotAllowed,
@@ -215,14 +216,29 @@ class ChatKitView(View):
         if ck.is_streaming_req(parsed) and is_durable(server):
             run = await start_run(parsed, context)  # 503, 429 or 409 before it starts
         try:
-            result = await process_parsed(server, parsed, body, context)
-        except BaseException as exc:
-            if run is not None:  # no answer runs: release its thread
-                await end_run(run, context)
-            if isinstance(exc, NotImplementedError):
-                message = f"This server does not support {parsed.type}."
-                raise OperationNotImplemented(message) from exc
+            return await self._respond(request, server, parsed, body, context, log, run)
+        except BaseException:
+            if run is not None:
+                if run.stream is None:  # no answer runs: release its thread
+                    await end_run(run, context)
+                else:  # the answer runs on without its client
+                    run.stream.start()
             raise
+
+    async def _respond(
+        self,
+        request: HttpRequest,
+        server: Any,
+        parsed: ck.ChatKitReq,
+        body: bytes,
+        context: ChatKitContext,
+        log: _RequestLog,
+        run: Run | None,
+    ) -> HttpResponseBase:
+        try:
+            result = await process_parsed(server, parsed, body, context)
+        except NotImplementedError as exc:
+            raise OperationNotImplemented(f"This server does not support {parsed.type}.") from exc
 
         if isinstance(result, NonStreamingResult):
             return HttpResponse(result.json, content_type="application/json")

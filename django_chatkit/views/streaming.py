@@ -79,6 +79,10 @@ class EventStream:
         self._source = source
         self.durable = durable
         self._detached = False
+        try:  # where a durable stream starts if its response never does
+            self._created_on: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            self._created_on = None
         self._cancellable_after = cancellable_after
         self._cancel_deferred = False
         self._keepalive = keepalive if keepalive > 0 else None
@@ -156,12 +160,15 @@ class EventStream:
             self.response_ended()
 
     def response_ended(self) -> None:
-        """The response is gone (ended, disconnected or closed): cancel the producer,
-        or, if the stream is durable, let it run on without a reader."""
-        if self.durable:
-            self._detached = True
-        else:
+        """The response is gone (ended, disconnected or closed; from any thread): cancel
+        the producer, or, if the stream is durable, let it run on without a reader (and
+        start it, if the client went away before the response started)."""
+        if not self.durable:
             self.cancel()
+            return
+        self._detached = True
+        if self._task is None and self._created_on is not None:
+            self._created_on.call_soon_threadsafe(self.start)
 
     def cancel(self) -> None:
         """Stop the producer if it still runs; safe from any thread, any number of times.

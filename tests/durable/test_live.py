@@ -201,14 +201,15 @@ def test_a_users_answers_running_at_once_are_limited(
 def redis_workers(
     django_db_setup: None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[list[LiveServer]]:
-    """A daphne and a uvicorn worker with durable answers, sharing a Redis channel layer."""
+    """Two workers with durable answers, sharing a Redis channel layer."""
     directory = tmp_path_factory.mktemp("durable-workers")
     (directory / "media").mkdir()
     env = {**server_env(directory / "media", "tests.settings.durable"), **redis_layer_env()}
     workers: list[LiveServer] = []
     try:
-        for kind in ("daphne", "uvicorn"):
-            workers.append(start_server(kind, env, directory / f"{kind}.log"))
+        # Django's handler under daphne, the lean path (django_chatkit.asgi) under uvicorn.
+        for kind, lean in (("daphne", False), ("uvicorn", True)):
+            workers.append(start_server(kind, env, directory / f"{kind}.log", lean=lean))
         yield workers
     finally:
         for worker in workers:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -156,3 +157,34 @@ async def test_closing_an_unstarted_response_is_harmless() -> None:
     response = EventStreamResponse(EventStream(source()))
     await sync_to_async(response.close)()
     assert started == []
+
+
+async def test_a_durable_stream_runs_on_after_its_reader_left() -> None:
+    gate, done = asyncio.Event(), asyncio.Event()
+
+    async def source() -> AsyncIterator[bytes]:
+        yield b"data: 1\n\n"
+        await gate.wait()
+        yield b"data: 2\n\n"
+        done.set()
+
+    stream = EventStream(source(), durable=True)
+    chunks = stream.chunks()
+    assert await anext(chunks) == b"data: 1\n\n"
+    await chunks.aclose()  # the client went away
+    gate.set()
+    await asyncio.wait_for(done.wait(), 5)
+    await stream.wait()
+    assert stream.outcome == "completed"
+
+
+async def test_a_durable_stream_whose_response_never_started_runs_anyway() -> None:
+    done = asyncio.Event()
+
+    async def source() -> AsyncIterator[bytes]:
+        yield b"data: 1\n\n"
+        done.set()
+
+    response = EventStreamResponse(EventStream(source(), durable=True))
+    await asyncio.to_thread(response.close)  # as Django's ASGI handler closes it
+    await asyncio.wait_for(done.wait(), 5)
