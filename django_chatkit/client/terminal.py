@@ -10,7 +10,6 @@ an answer stops it (the transport's ``cancel()``, what the browser's Stop sends)
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -21,10 +20,6 @@ from django_chatkit.client.transports import (
     InProcessTransport,
     TextOutput,
 )
-
-#: Ctrl-C on a new thread's answer: how many more cancels, how far apart (seconds).
-STOP_RETRIES = 5
-STOP_RETRY_DELAY = 0.2
 
 
 def _texts(node: Any) -> Iterator[str]:
@@ -241,27 +236,18 @@ class TerminalChat:
                 }
         except KeyboardInterrupt:
             self.pending_client_tool = None
-            self.stop(new_thread=body["type"] == "threads.create")
+            self.stop()
 
-    def stop(self, *, new_thread: bool = False) -> None:
+    def stop(self) -> None:
         """Ctrl-C during an answer: stop reading it and ask the server to cancel it, as
         the browser's Stop button does (a durable answer outlives the closed
-        connection). A new thread's answer may not be registered yet when the first
-        cancel arrives: asked again a few times. Another Ctrl-C leaves the chat."""
-        if self.thread_id is None:  # the thread was not even created
-            self.write("  [stopped]")
-            return
-        tries = 1 + (STOP_RETRIES if new_thread else 0)
-        for attempt in range(tries):
-            if attempt:
-                time.sleep(STOP_RETRY_DELAY)
+        connection). Another Ctrl-C leaves the chat."""
+        if self.thread_id is not None:  # else the thread was not even created
             try:
-                cancelled = self.transport.cancel(self.thread_id)
+                self.transport.cancel(self.thread_id)
             except ChatError as exc:
                 self.write(f"  [stopped; the cancel failed: {exc}]")
                 return
-            if cancelled:
-                break
         self.write("  [stopped]")
 
     def say(self, text: str) -> None:

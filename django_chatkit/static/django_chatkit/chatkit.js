@@ -104,7 +104,7 @@
         if (!over) {
           over = true;
           if (threadId) {
-            cancel(threadId, !request.threadId);
+            cancel(threadId);
           }
         }
         inner.abort();
@@ -232,26 +232,12 @@
     };
   }
 
-  // A thread learned from thread.created may not be registered as answering yet when
-  // the cancel arrives ({"cancelled": false}): ask again a few times, a moment apart.
-  var CANCEL_RETRIES = 5;
-  var CANCEL_RETRY_MS = 200;
-
   // POSTs the cancel URL of a thread (keepalive: it outlives a page that unloads next).
   function cancelRequest(csrf, cancelUrl, placeholder) {
     var post = csrfFetch(csrf);
-    var send = function (url, retries) {
-      post(url, { method: "POST", keepalive: true }).then(function (response) {
-        return response.ok ? response.json() : { cancelled: true }; // 404: nothing to stop
-      }).then(function (answer) {
-        if (!answer.cancelled && retries > 0) {
-          window.setTimeout(function () { send(url, retries - 1); }, CANCEL_RETRY_MS);
-        }
-      }).catch(function () { /* offline: nothing more to do */ });
-    };
-    return function (threadId, fromStream) {
-      send(cancelUrl.split(placeholder).join(encodeURIComponent(threadId)),
-           fromStream ? CANCEL_RETRIES : 0);
+    return function (threadId) {
+      var url = cancelUrl.split(placeholder).join(encodeURIComponent(threadId));
+      post(url, { method: "POST", keepalive: true }).catch(function () { /* offline */ });
     };
   }
 
