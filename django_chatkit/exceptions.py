@@ -229,6 +229,16 @@ class RateLimited(RequestRefused):
         self.retry_after = retry_after
 
 
+class QuotaExceeded(RateLimited):
+    """The user used up a token allowance of ``CHATKIT_USAGE_LIMITS`` (per day or month);
+    retry in ``retry_after`` seconds, when the period ends. A :class:`RateLimited`, so
+    ``except RateLimited`` catches both."""
+
+    status_code = 429
+    code = "quota_exceeded"
+    default_message = "You have used up your allowance for now."
+
+
 # attachments ------------------------------------------------------------------------
 
 

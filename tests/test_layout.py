@@ -51,7 +51,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("models", "managers", "handoff"),
     # the store re-signs attachment URLs (attachments.files): attachments sit below it
     ("attachments", "converters"),
-    ("store",),
+    ("store", "usage"),
     ("server",),
     ("views",),
     ("asgi", "live", "admin", "client", "testing", "management", "templatetags", "urls", "routing",
