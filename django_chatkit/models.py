@@ -390,7 +390,7 @@ class Feedback(models.Model):
 
 
 class UsageFields(models.Model):
-    """The counters of a usage row: one answer's (:class:`Usage`), or a day's (:class:`DailyUsage`)."""
+    """The counters of a usage row: an answer's (``Usage``) or a day's (``DailyUsage``)."""
 
     requests = models.PositiveIntegerField(_("model requests"), default=0)
     input_tokens = models.PositiveBigIntegerField(_("input tokens"), default=0)

@@ -10,6 +10,7 @@ from agents import Agent, OpenAIResponsesModel, Runner, function_tool
 from chatkit import types as ck
 from django.test import override_settings
 
+from django_chatkit.models import DailyUsage, Usage
 from django_chatkit.testing import AsyncChatKitClient, assert_answered
 from example_project.agent import get_model, run_config
 from example_project.models import Todo
@@ -152,8 +153,6 @@ def test_demo_page_requires_login_and_embeds_the_chat(client, django_user_model)
 @EXAMPLE
 @pytest.mark.django_db(transaction=True)
 async def test_the_demo_records_each_answers_usage(alice: Any) -> None:
-    from django_chatkit.models import DailyUsage, Usage  # noqa: PLC0415  (the usage rows)
-
     client = AsyncChatKitClient()
     await client.force_login(alice)
     thread = assert_answered(await client.create_thread("hello")).thread
