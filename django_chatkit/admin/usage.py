@@ -128,13 +128,13 @@ class UsageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             "input_tokens": models.Sum("input_tokens"),
             "output_tokens": models.Sum("output_tokens"),
         }
-        per_day = {row["day"]: row for row in recent.values("day").annotate(**sums).order_by()}
+        rows: Any = recent.values("day").annotate(**sums).order_by()
+        per_day: dict[Any, tuple[int, int]] = {
+            row["day"]: (int(row["input_tokens"] or 0), int(row["output_tokens"] or 0))
+            for row in rows
+        }
         days = [
-            DayTotal(
-                day,
-                int(per_day.get(day, {}).get("input_tokens") or 0),
-                int(per_day.get(day, {}).get("output_tokens") or 0),
-            )
+            DayTotal(day, *per_day.get(day, (0, 0)))
             for day in (first + timedelta(days=n) for n in range(self.overview_days))
         ]
         username = f"user__{get_user_model().USERNAME_FIELD}"
