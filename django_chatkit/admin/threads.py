@@ -53,6 +53,7 @@ from django_chatkit.admin.markdown import render_markdown
 from django_chatkit.admin.mixins import AttachmentLinksMixin, user_search_fields
 from django_chatkit.admin.moderation import ThreadActionForm, ThreadModerationMixin
 from django_chatkit.admin.transcript import AttachmentView, FeedbackView, TranscriptBuilder
+from django_chatkit.admin.usage import ThreadUsageMixin
 from django_chatkit.models import (
     Attachment,
     Feedback,
@@ -99,6 +100,7 @@ class HasFeedbackFilter(admin.SimpleListFilter):
 # ModelAdmin[Thread] only for the type checker: ModelAdmin takes no subscript at runtime.
 @admin.register(Thread)
 class ThreadAdmin(
+    ThreadUsageMixin,
     ThreadModerationMixin,
     HandoffAdminMixin,
     AttachmentLinksMixin,
@@ -113,6 +115,7 @@ class ThreadAdmin(
         "status",
         "item_count",
         "feedback_summary",
+        "usage_tokens",
         "updated_at",
         "created_at",
     )
@@ -388,6 +391,7 @@ class ThreadAdmin(
             "is_popup": False,
             "to_field": None,
             **self.handoff_context(request, obj),
+            **self.usage_context(request, obj),
             **(extra_context or {}),
         }
         request.current_app = self.admin_site.name
