@@ -37,6 +37,15 @@ DEFAULTS: dict[str, Any] = {
     # Alias in CACHES of the cache that counts both limits (shared by all
     # workers in production: Redis or Memcached, not the per-process LocMemCache).
     "CHATKIT_RATE_LIMIT_CACHE": "default",
+    # Usage and cost -----------------------------------------------------------------
+    # Token allowances per user, checked before a response starts (429 quota_exceeded
+    # with Retry-After above one): {"tokens_per_day": N, "tokens_per_month": M} counts a
+    # user's tokens (input + output) in every scope; "scopes": {"support": {...}} adds
+    # allowances counted in one scope only. Days and months of TIME_ZONE. None: no limit.
+    "CHATKIT_USAGE_LIMITS": None,
+    # Fractions of an allowance at which the usage_threshold_crossed signal is sent, once
+    # per user, allowance and period.
+    "CHATKIT_USAGE_THRESHOLDS": (0.8, 1.0),
     # The {% chatkit %} template tag -------------------------------------------------
     # Domain key of the ChatKit UI: register your domain at
     # https://platform.openai.com/settings/organization/security/domain-allowlist and
@@ -148,6 +157,14 @@ class ChatKitSettings:
     @property
     def CHATKIT_RATE_LIMIT_CACHE(self) -> str:
         return str(self._get("CHATKIT_RATE_LIMIT_CACHE"))
+
+    @property
+    def CHATKIT_USAGE_LIMITS(self) -> dict[str, Any] | None:
+        return self._get("CHATKIT_USAGE_LIMITS") or None
+
+    @property
+    def CHATKIT_USAGE_THRESHOLDS(self) -> tuple[float, ...]:
+        return tuple(sorted(float(t) for t in self._get("CHATKIT_USAGE_THRESHOLDS")))
 
     @property
     def CHATKIT_DOMAIN_KEY(self) -> str:

@@ -262,6 +262,16 @@ class ShuttingDown(ChatKitError):
         super().__init__(message, headers={"Retry-After": "5"})
 
 
+class QuotaExceeded(RateLimited):
+    """The user used up a token allowance of ``CHATKIT_USAGE_LIMITS`` (per day or month);
+    retry in ``retry_after`` seconds, when the period ends. A :class:`RateLimited`, so
+    ``except RateLimited`` catches both."""
+
+    status_code = 429
+    code = "quota_exceeded"
+    default_message = "You have used up your allowance for now."
+
+
 # attachments ------------------------------------------------------------------------
 
 

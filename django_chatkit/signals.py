@@ -20,6 +20,13 @@ with ``sender`` ``DjangoStore`` and the thread owner's context (``request`` ``No
     :meth:`~django_chatkit.server.DjangoChatKitServer.add_feedback` with ``sender`` the
     server class. Arguments: ``thread_id``, ``item_ids`` (each once,
     in the order sent), ``kind`` (``"positive"`` or ``"negative"``), ``context``.
+``usage_threshold_crossed``
+    A user's usage reached a fraction (``CHATKIT_USAGE_THRESHOLDS``) of an allowance of
+    ``CHATKIT_USAGE_LIMITS``, sent by :func:`django_chatkit.usage.record_usage` with
+    ``sender`` the ``Usage`` model, once per user, allowance, period and threshold.
+    Arguments: ``user``, ``scope`` (the allowance's scope, ``None`` for one counting
+    every scope), ``period`` (``"day"`` or ``"month"``), ``threshold`` (e.g. ``0.8``),
+    ``used`` and ``limit`` (tokens), ``context``.
 """
 
 from django.dispatch import Signal
@@ -28,3 +35,4 @@ thread_created = Signal()
 thread_deleted = Signal()
 item_saved = Signal()
 feedback_saved = Signal()
+usage_threshold_crossed = Signal()

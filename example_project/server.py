@@ -1,14 +1,17 @@
 """The example project's ChatKit server: an openai-agents agent behind django_chatkit.
 
 ``respond()`` is the pattern to copy: load the thread's recent items, convert them to
-model input with a ``ThreadItemConverter``, run the agent with ``Runner.run_streamed``
-and turn its stream into ChatKit events with ``stream_agent_response``. Widgets,
+model input with a ``ThreadItemConverter``, and run the agent with
+``django_chatkit.usage.stream_agent`` (``Runner.run_streamed`` turned into ChatKit events
+by ``stream_agent_response``, the run's token usage recorded). The title agent's run is
+recorded with the one-line ``record_usage``. Widgets,
 progress updates and client tool calls come from the tools in
 :mod:`example_project.agent`; ``action()`` handles the to-do form's Save button.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -16,13 +19,14 @@ from typing import Any
 from agents import Runner
 from chatkit import types as ck
 from chatkit.actions import Action
-from chatkit.agents import AgentContext, ThreadItemConverter, stream_agent_response
+from chatkit.agents import AgentContext, ThreadItemConverter
 from chatkit.errors import CustomStreamError
 from openai.types.responses import ResponseInputTextParam
 from pydantic import BaseModel, ValidationError
 
 from django_chatkit.context import ChatKitContext
 from django_chatkit.server import DjangoChatKitServer
+from django_chatkit.usage import model_name, record_usage, stream_agent
 
 from .agent import build_agent, build_title_agent, run_config, todo_copy_text, todo_widget
 from .models import Todo
@@ -66,19 +70,28 @@ class ExampleServer(DjangoChatKitServer):
         model_input = await self.converter.to_agent_input(list(reversed(page.data)))
 
         agent_context = AgentContext(thread=thread, store=self.store, request_context=context)
-        result = Runner.run_streamed(
-            build_agent(), model_input, context=agent_context, run_config=run_config()
-        )
-        async for event in stream_agent_response(agent_context, result):
+        # Runner.run_streamed + stream_agent_response, and the run's usage recorded.
+        async for event in stream_agent(
+            build_agent(), model_input, agent_context, run_config=run_config()
+        ):
             yield event
 
         if not thread.title and input_user_message is not None:
             # Changing the thread is enough: the SDK saves it and sends thread.updated.
-            thread.title = await self.write_title(input_user_message)
+            thread.title = await self.write_title(thread, input_user_message, context)
 
-    async def write_title(self, message: ck.UserMessageItem) -> str:
+    async def write_title(
+        self, thread: ck.ThreadMetadata, message: ck.UserMessageItem, context: ChatKitContext
+    ) -> str:
         first_message = await self.converter.to_agent_input(message)
-        result = await Runner.run(build_title_agent(), first_message, run_config=run_config())
+        agent = build_title_agent()
+        started = time.monotonic()
+        result = await Runner.run(agent, first_message, run_config=run_config())
+        # Any other model call is recorded with one line:
+        await record_usage(
+            context, thread.id, model_name(agent), result.context_wrapper.usage,
+            time.monotonic() - started,
+        )  # fmt: skip
         return str(result.final_output).strip().strip('"“”')[:80] or "New chat"
 
     async def action(

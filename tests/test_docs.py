@@ -29,8 +29,12 @@ from django_chatkit.conf import DEFAULTS
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 PACKAGE = Path(django_chatkit.__file__).parent
-# Not settings: the suite's environment variable, the testing plugin's user password constant.
-ENVIRONMENT_VARIABLES = {"CHATKIT_CHROMIUM", "CHATKIT_USER_PASSWORD"}
+# Not settings: the suite's environment variables, the testing plugin's user password constant.
+ENVIRONMENT_VARIABLES = {
+    "CHATKIT_CHROMIUM",
+    "CHATKIT_USER_PASSWORD",
+    "CHATKIT_UPDATE_DOCS_SCREENSHOTS",
+}
 
 SETTING = re.compile(
     r"^\.\. setting:: (?P<name>\S+)\n\n``(?P=name)``\n(?P<rule>[-~=^])(?P=rule)+\n\n"

@@ -51,7 +51,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("models", "managers", "handoff"),
     # the store re-signs attachment URLs (attachments.files): attachments sit below it
     ("attachments", "converters"),
-    ("store",),
+    ("store", "usage"),
     # durable answers checkpoint through the store and tell open chats (live)
     ("live",),
     ("durable",),

@@ -2,8 +2,9 @@
 
 ``ThreadAdmin`` (:mod:`django_chatkit.admin.threads`) lists threads and shows each one as
 a readable, paginated transcript (:mod:`~django_chatkit.admin.transcript`);
-``AttachmentAdmin`` (:mod:`~django_chatkit.admin.attachments`) lists uploaded files.
-Both are registered on the default admin site. Staff replies in a handed-off thread come
+``AttachmentAdmin`` (:mod:`~django_chatkit.admin.attachments`) lists uploaded files;
+``UsageAdmin`` (:mod:`~django_chatkit.admin.usage`) shows the usage overview. All are
+registered on the default admin site. Staff replies in a handed-off thread come
 from :class:`~django_chatkit.admin.handoff.HandoffAdminMixin`.
 """
 
@@ -13,6 +14,7 @@ from django_chatkit.admin.mixins import AttachmentLinksMixin
 from django_chatkit.admin.moderation import ThreadModerationMixin
 from django_chatkit.admin.threads import ThreadAdmin
 from django_chatkit.admin.transcript import TranscriptBuilder
+from django_chatkit.admin.usage import ThreadUsageMixin, UsageAdmin
 
 __all__ = [
     "AttachmentAdmin",
@@ -20,5 +22,7 @@ __all__ = [
     "HandoffAdminMixin",
     "ThreadAdmin",
     "ThreadModerationMixin",
+    "ThreadUsageMixin",
     "TranscriptBuilder",
+    "UsageAdmin",
 ]

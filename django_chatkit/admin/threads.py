@@ -55,6 +55,7 @@ from django_chatkit.admin.mixins import AttachmentLinksMixin, user_search_fields
 from django_chatkit.admin.moderation import ThreadActionForm, ThreadModerationMixin
 from django_chatkit.admin.running import AnsweringNowFilter, RunningAnswerAdminMixin
 from django_chatkit.admin.transcript import AttachmentView, FeedbackView, TranscriptBuilder
+from django_chatkit.admin.usage import ThreadUsageMixin
 from django_chatkit.models import (
     Attachment,
     Feedback,
@@ -102,6 +103,7 @@ class HasFeedbackFilter(admin.SimpleListFilter):
 @admin.register(Thread)
 class ThreadAdmin(
     RunningAnswerAdminMixin,
+    ThreadUsageMixin,
     ThreadModerationMixin,
     HandoffAdminMixin,
     AttachmentLinksMixin,
@@ -117,6 +119,7 @@ class ThreadAdmin(
         "item_count",
         "feedback_summary",
         "answering",
+        "usage_tokens",
         "updated_at",
         "created_at",
     )
@@ -411,6 +414,7 @@ class ThreadAdmin(
             "to_field": None,
             **self.handoff_context(request, obj),
             **self.running_context(request, obj),
+            **self.usage_context(request, obj),
             **(extra_context or {}),
         }
         request.current_app = self.admin_site.name

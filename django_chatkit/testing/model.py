@@ -23,6 +23,7 @@ instead of a list answers every call (a model of rules rather than of steps).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
@@ -31,7 +32,7 @@ from agents import ModelResponse, Usage
 from agents.handoffs import Handoff as AgentHandoff
 from agents.items import TResponseOutputItem
 from agents.models.interface import Model, ModelTracing
-from openai.types.responses import ResponseStreamEvent
+from openai.types.responses import ResponseStreamEvent, ResponseUsage
 
 from django_chatkit.testing import responses
 
@@ -173,6 +174,9 @@ class ScriptedModel(Model):
         self.name = name
         self.requests: list[ModelRequest] = []
 
+    #: Characters per token of :meth:`usage` (about four for English text).
+    chars_per_token = 4
+
     def add(self, *steps: Step) -> ScriptedModel:
         """Append steps to the script (``self``, to chain)."""
         self.script.extend(steps)
@@ -248,6 +252,22 @@ class ScriptedModel(Model):
         (override to pace some answers differently, as the demo's long story does)."""
         return self.delay
 
+    def usage(self, request: ModelRequest, output: list[TResponseOutputItem]) -> ResponseUsage:
+        """Plausible, deterministic usage of one call: a token per :attr:`chars_per_token`
+        characters of the instructions, input and tool names (in) and of the output
+        (out); past 1024 input tokens, the input's first half (in steps of 128 tokens)
+        counts as cached, as OpenAI's prompt caching would. Override for other numbers."""
+        sent = (request.instructions or "") + json.dumps(request.input, default=str)
+        sent += "".join(request.tool_names) + "".join(request.handoff_names)
+        received = json.dumps([item.model_dump(mode="json") for item in output])
+        input_tokens = math.ceil(len(sent) / self.chars_per_token)
+        cached = (input_tokens // 2 // 128) * 128 if input_tokens >= 1024 else 0
+        return responses.usage(
+            input_tokens=input_tokens,
+            output_tokens=math.ceil(len(received) / self.chars_per_token),
+            cached_tokens=cached,
+        )
+
     # -- the Model interface -------------------------------------------------------
 
     async def get_response(
@@ -267,8 +287,19 @@ class ScriptedModel(Model):
         request = self._record(
             system_instructions, input, model_settings, tools, output_schema, handoffs
         )
+        output = self.output(self._step(request), request)
+        used = self.usage(request, output)
         return ModelResponse(
-            output=self.output(self._step(request), request), usage=Usage(), response_id=None
+            output=output,
+            usage=Usage(
+                requests=1,
+                input_tokens=used.input_tokens,
+                input_tokens_details=used.input_tokens_details,
+                output_tokens=used.output_tokens,
+                output_tokens_details=used.output_tokens_details,
+                total_tokens=used.total_tokens,
+            ),
+            response_id=None,
         )
 
     async def stream_response(
@@ -294,5 +325,6 @@ class ScriptedModel(Model):
             model=self.name,
             words_per_delta=self.words_per_delta,
             delay=self.delay_for(request),
+            used=self.usage(request, output),
         ):
             yield event

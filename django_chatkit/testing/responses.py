@@ -62,9 +62,26 @@ def function_call(name: str, arguments: dict[str, Any], call_id: str | None = No
     )
 
 
+def usage(
+    input_tokens: int = 0, output_tokens: int = 0, cached_tokens: int = 0, reasoning_tokens: int = 0
+) -> ResponseUsage:
+    """The ``usage`` of a response (zero by default)."""
+    return ResponseUsage(
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        total_tokens=input_tokens + output_tokens,
+        input_tokens_details=InputTokensDetails(cached_tokens=cached_tokens, cache_write_tokens=0),
+        output_tokens_details=OutputTokensDetails(reasoning_tokens=reasoning_tokens),
+    )
+
+
 def response(
-    output: list[TResponseOutputItem], status: Literal["in_progress", "completed"], model: str
+    output: list[TResponseOutputItem],
+    status: Literal["in_progress", "completed"],
+    model: str,
+    used: ResponseUsage | None = None,
 ) -> Response:
+    """A response of ``model``; ``used`` is its usage (zero if not given)."""
     return Response(
         id=f"resp_{uuid.uuid4().hex}",
         created_at=0,
@@ -75,13 +92,7 @@ def response(
         tools=[],
         parallel_tool_calls=False,
         status=status,
-        usage=ResponseUsage(
-            input_tokens=0,
-            output_tokens=0,
-            total_tokens=0,
-            input_tokens_details=InputTokensDetails(cached_tokens=0, cache_write_tokens=0),
-            output_tokens_details=OutputTokensDetails(reasoning_tokens=0),
-        ),
+        usage=used or usage(),
     )
 
 
@@ -122,10 +133,16 @@ def _call_events(
 
 
 async def stream_events(
-    output: list[TResponseOutputItem], *, model: str, words_per_delta: int, delay: float
+    output: list[TResponseOutputItem],
+    *,
+    model: str,
+    words_per_delta: int,
+    delay: float,
+    used: ResponseUsage | None = None,
 ) -> AsyncIterator[ResponseStreamEvent]:
     """The stream of a response whose output is ``output``: messages in deltas of
-    ``words_per_delta`` words, ``delay`` seconds before each delta."""
+    ``words_per_delta`` words, ``delay`` seconds before each delta; the completed
+    response reports ``used``."""
     seq = iter(range(1_000_000))
     started = response([], "in_progress", model)
     yield ResponseCreatedEvent(type="response.created", response=started, sequence_number=next(seq))
@@ -190,6 +207,6 @@ async def stream_events(
         )
     yield ResponseCompletedEvent(
         type="response.completed",
-        response=response(output, "completed", model),
+        response=response(output, "completed", model, used),
         sequence_number=next(seq),
     )

@@ -24,6 +24,7 @@ from django_chatkit.exceptions import (
     TooManyAttachments,
 )
 from django_chatkit.ratelimit import check_rate_limit
+from django_chatkit.usage.quotas import check_usage_limits
 
 
 def check_message_input(message: ck.UserMessageInput) -> None:
@@ -44,7 +45,7 @@ def check_message_input(message: ck.UserMessageInput) -> None:
 async def preflight(server: ChatKitServer[Any], request: ck.ChatKitReq, context: Any) -> None:
     """Raise ``NotFoundError`` (404) or a :class:`~django_chatkit.exceptions.ChatKitError`
     early: ``InvalidRequest`` (400), ``ThreadNotActive`` (409), the limits'
-    ``TooManyAttachments``, ``MessageTooLarge`` and ``RateLimited``."""
+    ``TooManyAttachments``, ``MessageTooLarge``, ``QuotaExceeded`` and ``RateLimited``."""
     if not ck.is_streaming_req(request):
         await check_non_streaming(server, request, context)
         return
@@ -87,6 +88,8 @@ async def preflight(server: ChatKitServer[Any], request: ck.ChatKitReq, context:
         ):
             raise InvalidRequest(f"Thread {params.thread_id} has no pending client tool call")
 
+    # One query, with CHATKIT_USAGE_LIMITS only; before the rate limit, which counts.
+    await check_usage_limits(context)
     # Last: a request refused above costs nothing.
     await check_rate_limit(getattr(context, "user", None))
 

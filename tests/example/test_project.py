@@ -10,6 +10,7 @@ from agents import Agent, OpenAIResponsesModel, Runner, function_tool
 from chatkit import types as ck
 from django.test import override_settings
 
+from django_chatkit.models import DailyUsage, Usage
 from django_chatkit.testing import AsyncChatKitClient, assert_answered
 from django_chatkit.testing.model import ModelRequest
 from django_chatkit.testing.responses import chunks
@@ -177,3 +178,21 @@ def test_demo_page_requires_login_and_embeds_the_chat(client, django_user_model)
     assert "offline demo model" in html
     assert "/admin/" not in html  # no admin link for a user who is not staff
     assert response.cookies["csrftoken"].value  # the chat's fetch sends it back
+
+
+@EXAMPLE
+@pytest.mark.django_db(transaction=True)
+async def test_the_demo_records_each_answers_usage(alice: Any) -> None:
+    client = AsyncChatKitClient()
+    await client.force_login(alice)
+    thread = assert_answered(await client.create_thread("hello")).thread
+    assert thread is not None
+    assert_answered(await client.add_user_message(thread, "and again"))
+    rows = [row async for row in Usage.objects.filter(user=alice).order_by("pk")]
+    # The first answer, the title, the second answer: the offline model's real numbers.
+    assert [(row.model, row.requests) for row in rows] == [("offline-demo", 1)] * 3
+    assert all(row.input_tokens > 50 and row.output_tokens > 10 for row in rows)
+    assert rows[2].input_tokens > rows[0].input_tokens  # the history grew
+    daily = await DailyUsage.objects.aget(user=alice)
+    assert daily.answers == 3
+    assert daily.total_tokens == sum(row.total_tokens for row in rows)

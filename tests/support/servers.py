@@ -31,6 +31,7 @@ from chatkit import types as ck
 
 from django_chatkit.context import ChatKitContext
 from django_chatkit.server import DjangoChatKitServer
+from django_chatkit.usage import record_usage
 
 
 def user_text(item: ck.UserMessageItem | None) -> str:
@@ -108,6 +109,22 @@ class ScriptedServer(DjangoChatKitServer):
 
         done = item.model_copy(update={"content": [ck.AssistantMessageContent(text=text)]})
         yield ck.ThreadItemDoneEvent(item=done)
+
+
+class UsageServer(ScriptedServer):
+    """``ScriptedServer`` that records 100 tokens (60 in, 40 out) per answer with the
+    one-line ``record_usage`` (tests/usage/)."""
+
+    async def respond(
+        self,
+        thread: ck.ThreadMetadata,
+        input_user_message: ck.UserMessageItem | None,
+        context: ChatKitContext,
+    ) -> AsyncIterator[ck.ThreadStreamEvent]:
+        async for event in super().respond(thread, input_user_message, context):
+            yield event
+        usage = {"input_tokens": 60, "output_tokens": 40}
+        await record_usage(context, thread.id, "scripted", usage, 0.01)
 
 
 class FuzzServer(DjangoChatKitServer):

@@ -16,6 +16,9 @@
  *   message instead of spinning forever.
  * - Every container found is marked (data-django-chatkit-state="starting"): the tag's
  *   inline check shows its static-files message on containers this script never saw.
+ * - A request the endpoint refuses with 429 (rate_limited, quota_exceeded) reaches the
+ *   component as a stream with one "error" event carrying the server's message, which
+ *   the chat shows in place of the answer (a bare 429 would show a generic error).
  */
 (function () {
   "use strict";
@@ -35,7 +38,35 @@
     "threads.custom_action",
   ];
 
-  function csrfFetch(csrf) {
+  var REFUSALS = { rate_limited: true, quota_exceeded: true };
+
+  // A 429 JSON refusal as the stream the component reads: one "error" event with the
+  // server's message (the widget shows it), no retry offered.
+  function asErrorStream(response) {
+    return response.clone().json().then(function (body) {
+      if (!body || !REFUSALS[body.error]) {
+        return response;
+      }
+      var event = { type: "error", code: "custom", message: body.message, allow_retry: false };
+      var headers = new Headers({ "Content-Type": "text/event-stream" });
+      var retryAfter = response.headers.get("Retry-After");
+      if (retryAfter) {
+        headers.set("Retry-After", retryAfter);
+      }
+      return new Response("data: " + JSON.stringify(event) + "\n\n", {
+        status: 200,
+        headers: headers,
+      });
+    }, function () {
+      return response;
+    });
+  }
+
+  function pathOf(url) {
+    return new URL(url, window.location.href).pathname;
+  }
+
+  function csrfFetch(csrf, endpoint) {
     return function (input, init) {
       init = init || {};
       var headers = new Headers(init.headers || {});
@@ -45,7 +76,13 @@
       return window.fetch(input, Object.assign({}, init, {
         headers: headers,
         credentials: "same-origin",
-      }));
+      })).then(function (response) {
+        // Only the protocol endpoint streams; an upload's 429 stays JSON.
+        var url = typeof input === "string" ? input : input.url;
+        var json = (response.headers.get("Content-Type") || "").indexOf("application/json") === 0;
+        var streams = endpoint && pathOf(url) === pathOf(endpoint);
+        return response.status === 429 && json && streams ? asErrorStream(response) : response;
+      });
     };
   }
 
@@ -242,7 +279,7 @@
   }
 
   function chatkitFetch(config) {
-    var send = csrfFetch(config.csrf);
+    var send = csrfFetch(config.csrf, config.api.url);
     var stop = config.stop;
     if (!stop || !stop.url) {
       return send;

@@ -7,6 +7,9 @@ missing; that rule is written once, as ``owned_by()`` on each model's manager
 JSON text (``payload``), which round-trips exactly (naive timestamps stay naive; NUL
 characters survive PostgreSQL), plus the columns that queries, ordering and the admin
 need.
+
+The models of durable answers (``running``) and of usage (``usage``) are modules of this
+package.
 """
 
 from __future__ import annotations
@@ -32,7 +35,23 @@ from django_chatkit.managers import (
     ThreadContentQuerySet,
     ThreadQuerySet,
 )
+from django_chatkit.models.running import RunningResponse
+from django_chatkit.models.usage import DailyUsage, Usage, UsageFields
 from django_chatkit.widget_classes import rebuild_widget, record_classes
+
+__all__ = [
+    "Attachment",
+    "DailyUsage",
+    "Feedback",
+    "FeedbackKind",
+    "RunningResponse",
+    "Thread",
+    "ThreadItem",
+    "ThreadStatus",
+    "UploadState",
+    "Usage",
+    "UsageFields",
+]
 
 logger = logging.getLogger("django_chatkit")
 
@@ -387,43 +406,3 @@ class Feedback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} on {self.item_chatkit_id}"
-
-
-class RunningResponse(models.Model):
-    """An answer running now, with durable responses on (:mod:`django_chatkit.durable`).
-
-    One per thread at most: a second message to a thread whose answer runs is refused
-    (409). The worker running the answer beats ``heartbeat_at``; a row whose worker
-    stopped beating (killed, redeployed) is found stale and the answer marked
-    interrupted.
-    """
-
-    thread = models.OneToOneField(
-        Thread,
-        on_delete=models.CASCADE,
-        primary_key=True,
-        related_name="running_response",
-        verbose_name=_("thread"),
-    )
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.CASCADE,
-        related_name="chatkit_running_responses",
-        verbose_name=_("user"),
-    )
-    worker = models.CharField(
-        _("worker"), max_length=255, help_text=_("The worker process running the answer.")
-    )
-    started_at = models.DateTimeField(_("started"), default=timezone.now)
-    heartbeat_at = models.DateTimeField(_("last heartbeat"), default=timezone.now)
-
-    class Meta:
-        verbose_name = _("running answer")
-        verbose_name_plural = _("running answers")
-        indexes = [
-            models.Index(fields=["heartbeat_at"], name="django_chatkit_running_beat"),
-            models.Index(fields=["worker"], name="django_chatkit_running_worker"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.thread_id} on {self.worker}"
