@@ -118,8 +118,8 @@ class ThreadAdmin(
         "status",
         "item_count",
         "feedback_summary",
-        "answering",
         "usage_tokens",
+        "answering",
         "updated_at",
         "created_at",
     )
