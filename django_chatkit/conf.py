@@ -99,8 +99,9 @@ DEFAULTS: dict[str, Any] = {
     # may override it with its ``durable_responses`` attribute. False: a disconnect
     # cancels the answer.
     "CHATKIT_DURABLE_RESPONSES": False,
-    # Seconds between two checkpoints of an answer in progress (its text so far, saved
-    # so that a reloaded page shows it).
+    # Seconds between two checkpoints of an answer in progress whose client went away
+    # (its text so far, saved so that a reloaded page shows it); five times that while
+    # the client still reads the stream.
     "CHATKIT_CHECKPOINT_INTERVAL": 1.0,
     # Seconds between two heartbeats of a worker running answers; an answer whose worker
     # missed three is marked interrupted and its thread takes new messages again.

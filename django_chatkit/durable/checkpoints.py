@@ -4,7 +4,8 @@
 project's server would, but each stream of events its ``respond()`` or ``action()``
 yields goes through :func:`checkpointed` on its way to the SDK:
 
-* at most every ``CHATKIT_CHECKPOINT_INTERVAL`` seconds, an assistant message whose text
+* at most every ``CHATKIT_CHECKPOINT_INTERVAL`` seconds once its client went away (five
+  times less often while the client still reads it), an assistant message whose text
   changed is saved as it is so far (``store.save_item``), and the user's open chats are
   told (:func:`django_chatkit.live.anotify_thread`), so a reloaded page shows the text
   so far and fetches more. The request remembers the item as read, so the SDK's final
@@ -31,6 +32,10 @@ from django_chatkit.managers import Owner
 from django_chatkit.models import Thread
 
 logger = logging.getLogger("django_chatkit")
+
+#: While its client still reads the stream, an answer is checkpointed this many times
+#: less often: the client has the text, the store's copy only matters if the worker dies.
+ATTACHED_INTERVALS = 5
 
 _ASSISTANT_UPDATES = (
     ck.AssistantMessageContentPartAdded,
@@ -81,7 +86,10 @@ async def checkpointed(
                 changed.discard(ended)
                 saved.discard(ended)
             yield event
-            if changed and time.monotonic() - last >= interval:
+            stream = run.stream if run is not None else None
+            attached = stream is not None and not stream.detached
+            due = interval * (ATTACHED_INTERVALS if attached else 1)
+            if changed and time.monotonic() - last >= due:
                 for item_id in list(changed):
                     await _checkpoint(server, pending[item_id], thread, context)
                     saved.add(item_id)

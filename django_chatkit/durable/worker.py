@@ -44,6 +44,9 @@ CANCEL_MESSAGE = "chatkit.cancel"
 class Stoppable(Protocol):
     """What a run needs of the stream it runs in (``views.streaming.EventStream``)."""
 
+    @property
+    def detached(self) -> bool: ...
+
     def start(self) -> None: ...
 
     def cancel(self) -> None: ...

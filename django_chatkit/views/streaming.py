@@ -159,6 +159,11 @@ class EventStream:
         finally:
             self.response_ended()
 
+    @property
+    def detached(self) -> bool:
+        """Whether a durable stream's response is gone (the producer runs on unread)."""
+        return self._detached
+
     def response_ended(self) -> None:
         """The response is gone (ended, disconnected or closed; from any thread): cancel
         the producer, or, if the stream is durable, let it run on without a reader (and
