@@ -17,6 +17,7 @@ from tests.support.factories import make_user
 from tests.support.live import (  # noqa: F401  (real daphne/uvicorn servers)
     asgi_server,
     endpoint_server,
+    live_servers_ahead,
     live_settings,
 )
 from tests.support.s3 import moto_s3, s3  # noqa: F401  (an S3 server: moto on loopback)
