@@ -13,6 +13,7 @@ from django.test import AsyncClient
 
 from django_chatkit import ratelimit
 from django_chatkit.context import ChatKitContext
+from tests.support.dist import package_dist  # noqa: F401  (the wheel the walkthroughs install)
 from tests.support.factories import make_user
 from tests.support.live import (  # noqa: F401  (real daphne/uvicorn servers)
     asgi_server,
