@@ -19,9 +19,10 @@ SUITE_DIR ?= .
 SUITE_ENV ?=
 pytest = cd $(SUITE_DIR) && env $(1) $(SUITE_ENV) $(abspath $(BIN))/python -m pytest $(XDIST)
 # The suite runs in WORKERS processes (pytest-xdist), each test module in one of them (its
-# live servers start once); WORKERS=0 runs it in this process.
+# live servers start once), the costliest modules first (tests/conftest.py orders them;
+# xdist would put the modules of many tests first); WORKERS=0 runs it in this process.
 WORKERS ?= 2
-XDIST = $(if $(filter 0,$(WORKERS)),,-n $(WORKERS) --dist loadfile)
+XDIST = $(if $(filter 0,$(WORKERS)),,-n $(WORKERS) --dist loadfile --no-loadscope-reorder)
 # A Python 3.12 for the Django 6 run: pyenv's, else python3.12 on PATH.
 PYTHON312 ?= $(shell (command -v pyenv >/dev/null && ls -d "$$(pyenv root)"/versions/3.12*/bin/python 2>/dev/null | tail -n 1) || command -v python3.12)
 

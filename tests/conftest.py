@@ -13,16 +13,22 @@ from django.test import AsyncClient
 
 from django_chatkit import ratelimit
 from django_chatkit.context import ChatKitContext
+from tests.support.dist import package_dist  # noqa: F401  (the wheel the walkthroughs install)
 from tests.support.factories import make_user
 from tests.support.live import (  # noqa: F401  (real daphne/uvicorn servers)
     asgi_server,
     endpoint_server,
+    live_servers_ahead,
     live_settings,
 )
 from tests.support.s3 import moto_s3, s3  # noqa: F401  (an S3 server: moto on loopback)
 from tests.support.servers import ScriptedServer
 
+#: How much more a test against live servers costs than one in process, roughly.
+LIVE_TEST_WEIGHT = 10
 
+
+@pytest.hookimpl(trylast=True)  # after pytest-django's own ordering
 def pytest_collection_modifyitems(config, items):
     on_postgres = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
     if on_postgres:  # tests that use none of the suite's databases run once, on SQLite
@@ -33,6 +39,32 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if marker in item.keywords:
             item.add_marker(skip)
+    if hasattr(config, "workerinput"):  # a pytest-xdist worker
+        items[:] = costliest_modules_first(items, on_postgres)
+
+
+def costliest_modules_first(items: list[Any], on_postgres: bool) -> list[Any]:
+    """``items``, module by module, the costliest modules first (each module's tests in
+    their order): ``--dist loadfile`` hands the modules out in this order (the Makefile
+    passes ``--no-loadscope-reorder``), so a long module does not start last while the
+    other worker runs out of work. The longest: the subprocess walkthroughs (their own
+    venv and project: ``database_independent``), then modules by their tests, a test
+    against live servers counting ``LIVE_TEST_WEIGHT``."""
+    cost: dict[str, float] = {}
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        if "database_independent" in item.keywords and not on_postgres:
+            weight = float("inf")
+        elif "live_settings" in getattr(item, "fixturenames", ()):
+            weight = LIVE_TEST_WEIGHT
+        else:
+            weight = 1
+        cost[module] = cost.get(module, 0) + weight
+    rank = {module: position for position, module in enumerate(cost)}
+    return sorted(
+        items,
+        key=lambda item: (-cost[item.nodeid.split("::")[0]], rank[item.nodeid.split("::")[0]]),
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -157,7 +157,14 @@ class TestClientTransport:
         if hung_up:
             # A server keeps running what the request started after the client went away
             # (the SDK saves the partial answer): wait for it, as a server would.
-            running = asyncio.all_tasks() - started - {asyncio.current_task()}
+            stream = getattr(response, "event_stream", None)  # the endpoint's EventStream
+            if stream is not None:
+                # Its producer, up to the end of its cancellation handling. Not every task
+                # the request started: stream_agent_response leaves one behind that never
+                # ends (reading the context's event queue), which would cost the grace.
+                running = {asyncio.ensure_future(stream.wait())}
+            else:
+                running = asyncio.all_tasks() - started - {asyncio.current_task()}
             if running:
                 await asyncio.wait(running, timeout=HANG_UP_GRACE)
         return Answer(

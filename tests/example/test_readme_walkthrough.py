@@ -401,17 +401,11 @@ SERVER_CHECKS: dict[str, Callable[[Project, Server, list[Step]], None]] = {
 }
 
 
-def build_project(directory: Path) -> Project:
-    """A fresh virtualenv with the built wheel installed (all its dependencies from the
-    machine's package index), and ``django-admin startproject mysite`` in it. The wheel is
-    built from the source tree, or is the one ``make test-wheel`` tests (in the folder
-    ``CHATKIT_TEST_DIST``)."""
-    dist, venv = directory / "dist", directory / "venv"
-    if os.environ.get("CHATKIT_TEST_DIST"):
-        dist = Path(os.environ["CHATKIT_TEST_DIST"])
-    else:
-        pip_wheel = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir"]
-        subprocess.run([*pip_wheel, str(dist), str(ROOT)], check=True, timeout=COMMAND_TIMEOUT)
+def build_project(directory: Path, dist: Path) -> Project:
+    """A fresh virtualenv with the built wheel (in ``dist``: ``package_dist``) installed
+    (all its dependencies from the machine's package index), and ``django-admin
+    startproject mysite`` in it."""
+    venv = directory / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=COMMAND_TIMEOUT)
     (wheel,) = dist.glob("django_openai_chatkit-*.whl")
     workspace = Project(directory, venv)
@@ -440,7 +434,7 @@ def run_lines(project: Project, code: str) -> None:
             assert output == "System check identified no issues (0 silenced).\n", output
 
 
-def test_readme_setup_walkthrough(tmp_path: Path) -> None:
+def test_readme_setup_walkthrough(tmp_path: Path, package_dist: Path) -> None:
     steps = walkthrough()
     assert [step.action for step in steps][:1] == ["install"]
     served = []
@@ -448,7 +442,7 @@ def test_readme_setup_walkthrough(tmp_path: Path) -> None:
     for step in steps:
         if step.action == "install":
             assert step.code.startswith(INSTALL), step.code
-            project = build_project(tmp_path)
+            project = build_project(tmp_path, package_dist)
             continue
         assert project is not None
         if step.action == "create":

@@ -135,27 +135,42 @@ def server_command(kind: str, port: int, *, lean: bool = False) -> list[str]:
     ]
 
 
-def start_server(
+def launch_server(
     kind: str, env: dict[str, str], log_path: Path, *, lean: bool = False
 ) -> LiveServer:
-    """Start a ``kind`` server on a free port and wait until it accepts connections."""
+    """Start a ``kind`` server on a free port (without waiting for it: ``wait_listening``)."""
     port = free_port()
     command = server_command(kind, port, lean=lean)
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    server = LiveServer(kind, port, process, log_path, lean)
-    deadline = time.monotonic() + START_TIMEOUT
+    return LiveServer(kind, port, process, log_path, lean)
+
+
+def wait_listening(server: LiveServer, timeout: float = START_TIMEOUT) -> LiveServer:
+    """Wait until ``server`` accepts connections (stopping it if it never does)."""
+    deadline = time.monotonic() + timeout
     while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"{kind} exited with {process.returncode}:\n{server.log()}")
+        if server.process.poll() is not None:
+            raise RuntimeError(
+                f"{server.kind} exited with {server.process.returncode}:\n{server.log()}"
+            )
         try:
-            with socket.create_connection((HOST, port), timeout=0.5):
+            with socket.create_connection((HOST, server.port), timeout=0.5):
                 return server
         except OSError:
             if time.monotonic() > deadline:
                 stop_server(server)
-                raise RuntimeError(f"{kind} did not listen on {port}:\n{server.log()}") from None
+                raise RuntimeError(
+                    f"{server.kind} did not listen on {server.port}:\n{server.log()}"
+                ) from None
             time.sleep(0.05)
+
+
+def start_server(
+    kind: str, env: dict[str, str], log_path: Path, *, lean: bool = False
+) -> LiveServer:
+    """Start a ``kind`` server on a free port and wait until it accepts connections."""
+    return wait_listening(launch_server(kind, env, log_path, lean=lean))
 
 
 def stop_server(server: LiveServer) -> None:
@@ -186,6 +201,25 @@ def live_settings() -> str:
     return "tests.settings"
 
 
+def launch_module_server(
+    tmp_path_factory: pytest.TempPathFactory,
+    kind: str,
+    settings_module: str,
+    *,
+    lean: bool,
+    **extra_env: str,
+) -> LiveServer:
+    """A ``kind`` server of ``settings_module`` (with ``extra_env``) in its own folder
+    (log, media), started but not waited for."""
+    directory = tmp_path_factory.mktemp(f"live-{kind}{'-lean' if lean else ''}")
+    (directory / "media").mkdir()
+    env = server_env(directory / "media", settings_module)
+    env.update(extra_env)
+    server = launch_server(kind, env, directory / "server.log", lean=lean)
+    server.media_root = directory / "media"
+    return server
+
+
 @contextlib.contextmanager
 def module_server(
     tmp_path_factory: pytest.TempPathFactory,
@@ -196,27 +230,80 @@ def module_server(
     **extra_env: str,
 ) -> Iterator[LiveServer]:
     """A ``kind`` server of ``settings_module`` (with ``extra_env``) while in the block."""
-    directory = tmp_path_factory.mktemp(f"live-{kind}{'-lean' if lean else ''}")
-    (directory / "media").mkdir()
-    env = server_env(directory / "media", settings_module)
-    env.update(extra_env)
-    server = start_server(kind, env, directory / "server.log", lean=lean)
-    server.media_root = directory / "media"
+    server = launch_module_server(tmp_path_factory, kind, settings_module, lean=lean, **extra_env)
     try:
+        yield wait_listening(server)
+    finally:
+        stop_server(server)
+
+
+# Servers started ahead (see ``parametrized_server``): (fixture, module, kind, lean,
+# settings module) -> the server, not yet handed to a test.
+StartedAhead = dict[tuple[str, str, str, bool, str], LiveServer]
+
+
+@pytest.fixture(scope="session")
+def live_servers_ahead() -> Iterator[StartedAhead]:
+    """The servers ``parametrized_server`` started ahead; any left are stopped at the end."""
+    ahead: StartedAhead = {}
+    yield ahead
+    for server in ahead.values():
+        stop_server(server)
+    ahead.clear()
+
+
+@contextlib.contextmanager
+def parametrized_server(
+    request: pytest.FixtureRequest,
+    ahead: StartedAhead,
+    tmp_path_factory: pytest.TempPathFactory,
+    settings_module: str,
+    paths: list[tuple[str, bool]],
+) -> Iterator[LiveServer]:
+    """The server of ``request.param`` (one of ``paths``: (kind, lean)) for this module,
+    each module's own, as ``module_server``. pytest runs a module's tests one parameter
+    after the other, in the order of ``paths``, so while this one serves the next one is
+    started (its start, a couple of seconds of imports, overlaps the tests): it waits in
+    ``ahead`` for the next parameter's fixture (or, unused, the next module's or the
+    session's end, which stop it)."""
+    module = request.node.nodeid
+    for key in [key for key in ahead if key[1] != module]:
+        stop_server(ahead.pop(key))  # another module's, not used (a deselected parameter)
+    kind, lean = request.param
+    name = request.fixturename
+
+    def launch(kind: str, lean: bool) -> LiveServer:
+        return launch_module_server(tmp_path_factory, kind, settings_module, lean=lean)
+
+    server = ahead.pop((name, module, kind, lean, settings_module), None) or launch(kind, lean)
+    try:
+        wait_listening(server)
+        position = paths.index((kind, lean))
+        if position + 1 < len(paths):
+            next_kind, next_lean = paths[position + 1]
+            key = (name, module, next_kind, next_lean, settings_module)
+            if key not in ahead:
+                ahead[key] = launch(next_kind, next_lean)
         yield server
     finally:
         stop_server(server)
 
 
-@pytest.fixture(scope="module", params=sorted(COMMANDS))
+ASGI_PATHS = [(kind, False) for kind in sorted(COMMANDS)]
+
+
+@pytest.fixture(scope="module", params=ASGI_PATHS, ids=[kind for kind, _ in ASGI_PATHS])
 def asgi_server(
     request: pytest.FixtureRequest,
     django_db_setup: None,
     tmp_path_factory: pytest.TempPathFactory,
     live_settings: str,
+    live_servers_ahead: StartedAhead,
 ) -> Iterator[LiveServer]:
     """A daphne, then a uvicorn server on loopback, sharing this run's test database."""
-    with module_server(tmp_path_factory, request.param, live_settings, lean=False) as server:
+    with parametrized_server(
+        request, live_servers_ahead, tmp_path_factory, live_settings, ASGI_PATHS
+    ) as server:
         yield server
 
 
@@ -234,11 +321,13 @@ def endpoint_server(
     django_db_setup: None,
     tmp_path_factory: pytest.TempPathFactory,
     live_settings: str,
+    live_servers_ahead: StartedAhead,
 ) -> Iterator[LiveServer]:
     """``asgi_server`` on both paths of the protocol endpoint: a daphne, a lean daphne, a
     uvicorn and a lean uvicorn server (``server.name`` says which)."""
-    kind, lean = request.param
-    with module_server(tmp_path_factory, kind, live_settings, lean=lean) as server:
+    with parametrized_server(
+        request, live_servers_ahead, tmp_path_factory, live_settings, ENDPOINT_PATHS
+    ) as server:
         yield server
 
 

@@ -56,14 +56,15 @@ def example_steps(text: str) -> list[Step]:
     return steps
 
 
-def readme_setup(project_dir: Path) -> Project:
-    """The README's setup up to its first server, in a fresh project under ``project_dir``."""
+def readme_setup(project_dir: Path, dist: Path) -> Project:
+    """The README's setup up to its first server, in a fresh project under ``project_dir``
+    (the wheel from ``dist``)."""
     project = None
     for step in walkthrough_steps(README.read_text()):
         if step.action == "serve":
             break
         if step.action == "install":
-            project = build_project(project_dir)
+            project = build_project(project_dir, dist)
             continue
         assert project is not None
         path = project.directory / (step.path or "")
@@ -78,13 +79,15 @@ def readme_setup(project_dir: Path) -> Project:
     return project
 
 
-def test_the_testing_page_example_passes_in_a_fresh_project(tmp_path: Path) -> None:
+def test_the_testing_page_example_passes_in_a_fresh_project(
+    tmp_path: Path, package_dist: Path
+) -> None:
     text = PAGE.read_text()
     assert INSTALL in text
     steps = example_steps(text)
     assert [step.action for step in steps].count("run") == 1
-    project = readme_setup(tmp_path)
-    (wheel,) = (tmp_path / "dist").glob("django_openai_chatkit-*.whl")
+    project = readme_setup(tmp_path, package_dist)
+    (wheel,) = package_dist.glob("django_openai_chatkit-*.whl")
     project.run(["python", "-m", "pip", "install", "--quiet", f"{wheel}[testing]"])
 
     for step in steps:
