@@ -21,16 +21,7 @@ from django_chatkit.models import RunningResponse, Thread, ThreadItem
 from tests.support.protocol import add_message, new_thread, post, stream
 from tests.support.servers import ScriptedServer
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-async def stopped_worker() -> AsyncIterator[None]:
-    """The worker's tasks run on each test's event loop: stop them with the test."""
-    yield
-    here = worker()
-    here.shutting_down = False
-    await here.stop()
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("stopped_worker")]
 
 
 async def saved_thread(server: ScriptedServer, context: ChatKitContext) -> ck.ThreadMetadata:

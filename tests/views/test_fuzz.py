@@ -15,6 +15,7 @@ lean path).
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -135,7 +136,10 @@ hostile_values = st.one_of(
     st.lists(st.one_of(st.none(), st.integers(), special_strings), max_size=4),
     st.dictionaries(awkward_text, st.one_of(st.none(), st.integers(), awkward_text), max_size=3),
     st.builds(nested, st.sampled_from([50, 300, 600]), st.sampled_from(["list", "dict"])),
-    st.sampled_from([[], {}, [{}], {"type": "threads.list"}]),
+    # Fresh copies: mutate() changes what it draws in place, and a constant changed by
+    # one example would change what later examples draw (hypothesis: "inconsistent data
+    # generation").
+    st.sampled_from([[], {}, [{}], {"type": "threads.list"}]).map(copy.deepcopy),
 )
 
 
