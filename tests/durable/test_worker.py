@@ -102,8 +102,8 @@ async def test_the_heartbeat_keeps_this_workers_rows_and_marks_dead_ones(alice: 
     await old_row(dead)
     here.add(Run(user_id=alice.pk, thread_pk=mine.pk, thread_id=mine.chatkit_id))
     async with asyncio.timeout(10):
-        while await RunningResponse.objects.filter(pk=dead.pk).aexists():
-            await asyncio.sleep(0.02)  # noqa: ASYNC110  (another task writes the row)
+        while await RunningResponse.objects.filter(pk=dead.pk).aexists():  # noqa: ASYNC110  (the worker task deletes it)
+            await asyncio.sleep(0.02)
     row = await RunningResponse.objects.aget(pk=mine.pk)
     assert row.heartbeat_at > timezone.now() - timedelta(seconds=5)  # beaten
 
