@@ -14,7 +14,8 @@ from chatkit import types as ck
 from django.test import override_settings
 
 from django_chatkit.context import ChatKitContext, RequestReads
-from django_chatkit.durable.checkpoints import checkpointed
+from django_chatkit.db import run_db
+from django_chatkit.durable.checkpoints import DurableServer, checkpointed
 from django_chatkit.durable.worker import Run, worker
 from django_chatkit.live import user_group
 from django_chatkit.models import RunningResponse, Thread, ThreadItem
@@ -85,7 +86,7 @@ async def test_a_checkpoint_saves_the_text_so_far_and_tells_open_chats(alice: An
         "thread_id": thread.id,
         "scope": "",
     }
-    assert await asyncio.to_thread(stored_text) == ["so far done"]  # updated, not added
+    assert await run_db(stored_text) == ["so far done"]  # updated, not added
 
 
 async def test_a_failed_answer_leaves_no_checkpointed_half_item(alice: Any) -> None:
@@ -96,9 +97,9 @@ async def test_a_failed_answer_leaves_no_checkpointed_half_item(alice: Any) -> N
     checkpoints = []
     with pytest.raises(RuntimeError, match="the model failed"):
         async for _event in checkpointed(server, answer_events(thread, fail=True), thread, context):
-            checkpoints.append(await asyncio.to_thread(stored_text))
+            checkpoints.append(await run_db(stored_text))
     assert ["so "] in checkpoints  # it was checkpointed (after each event)...
-    assert await asyncio.to_thread(stored_text) == []  # ...and is gone
+    assert await run_db(stored_text) == []  # ...and is gone
 
 
 class ProbeServer(ScriptedServer):
@@ -139,3 +140,38 @@ async def test_a_worker_over_its_limit_or_shutting_down_starts_no_answer(chat: A
     assert response.status_code == 503
     assert response.json()["error"] == "shutting_down"
     assert await Thread.objects.acount() == 0  # nothing was saved
+
+
+class ActingServer(ScriptedServer):
+    """Answers an action the way it answers a message."""
+
+    async def action(self, thread: Any, action: Any, sender: Any, context: Any) -> Any:
+        async for event in answer_events(thread, fail=False):
+            yield event
+
+
+async def test_the_durable_flows_checkpoint_actions_and_cancel_as_the_server_does(
+    alice: Any,
+) -> None:
+    inner = ActingServer()
+    context = ChatKitContext(user=alice, reads=RequestReads())
+    thread = await saved_thread(inner, context)
+    context.running = Run(user_id=alice.pk, thread_id=thread.id, checkpoint_interval=0)
+    durable = DurableServer(inner)
+    action = ck.Action(type="go", payload={})
+    events = [e async for e in durable.action(thread, action, None, context)]
+    assert isinstance(events[-1], ck.ThreadItemDoneEvent)
+    assert await run_db(stored_text) == ["so far "]  # the last checkpoint
+    assert durable.get_stream_options(thread, context) == inner.get_stream_options(thread, context)
+    await durable.handle_stream_cancelled(thread, [], context)  # the SDK's: its note
+    assert await ThreadItem.objects.filter(type="sdk_hidden_context").acount() == 1
+
+
+async def test_a_checkpoint_of_a_deleted_thread_is_skipped(alice: Any) -> None:
+    server = ScriptedServer()
+    context = ChatKitContext(user=alice, reads=RequestReads())
+    thread = await saved_thread(server, context)
+    context.running = Run(user_id=alice.pk, thread_id=thread.id, checkpoint_interval=0)
+    await Thread.objects.all().adelete()
+    events = [e async for e in checkpointed(server, answer_events(thread, False), thread, context)]
+    assert len(events) == 5 and await ThreadItem.objects.acount() == 0

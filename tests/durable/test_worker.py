@@ -73,7 +73,7 @@ async def test_a_thread_is_claimed_once_and_a_dead_workers_claim_is_taken_over(
     assert await run_db(running.claim, owner, thread.chatkit_id, "another") == thread.pk
     row = await RunningResponse.objects.aget(pk=thread.pk)
     assert row.worker == "another"
-    [note] = await asyncio.to_thread(stored_items, alice, thread.chatkit_id)
+    [note] = await run_db(stored_items, alice, thread.chatkit_id)
     assert isinstance(note, ck.SDKHiddenContextItem) and "interrupted" in note.content
 
 
