@@ -97,6 +97,8 @@ if os.environ.get("REDIS_URL"):
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 CHATKIT_LIVE_URL = "/chatkit/live/"  # served by asgi.py (django_chatkit.routing)
+# A closed tab or a reload does not lose the answer; Stop still stops (docs/durable.rst).
+CHATKIT_DURABLE_RESPONSES = True
 
 # The demo's agent runs on OpenAI's DEMO_OPENAI_MODEL when OPENAI_API_KEY is set, and on
 # an offline model (example_project/offline.py) otherwise: nothing leaves the machine.
