@@ -37,8 +37,3 @@ async def request_cancel(thread: Thread) -> bool:
         return False
     await layer.send(row.worker, {"type": CANCEL_MESSAGE, "thread": thread.pk})
     return True
-
-
-def running_thread(thread_pk: int) -> bool:
-    """Whether an answer runs in the thread (sync; for the admin and tests)."""
-    return RunningResponse.objects.filter(thread_id=thread_pk).exists()
