@@ -152,9 +152,7 @@ class Worker:
         while True:
             try:
                 message = await layer.receive(channel)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
+            except Exception:  # a lost Redis connection: listen again (cancels go through)
                 logger.warning("django_chatkit: the cancel listener failed", exc_info=True)
                 await asyncio.sleep(1)
                 continue

@@ -18,23 +18,18 @@ from django_chatkit.client.terminal import TerminalChat
 from django_chatkit.client.transports import HttpTransport
 from django_chatkit.models import RunningResponse, Thread, ThreadItem
 from example_project.offline import LONG_STORY
-from tests.support.live import LiveServer, server_env, start_server, stop_server
+from tests.support.consistency import CANCEL_MARKER
+from tests.support.live import LiveServer, module_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-CANCELLED = "The user cancelled the stream. Stop responding to the prior request."
 
 
 @pytest.fixture(scope="module")
 def durable_server(django_db_setup, tmp_path_factory) -> Iterator[LiveServer]:
-    directory = tmp_path_factory.mktemp("live-ctrl-c")
-    (directory / "media").mkdir()
-    env = server_env(directory / "media", "tests.settings.durable_example")
-    server = start_server("daphne", env, directory / "server.log")
-    try:
+    """The example project's daphne server with durable answers on."""
+    settings_module = "tests.settings.durable_example"
+    with module_server(tmp_path_factory, "daphne", settings_module, lean=False) as server:
         yield server
-    finally:
-        stop_server(server)
 
 
 class CtrlC(TerminalChat):
@@ -72,7 +67,7 @@ def cancelled_answers(thread: Thread) -> list[str]:
 
 def notes(thread: Thread) -> int:
     return ThreadItem.objects.filter(
-        thread=thread, type="sdk_hidden_context", text=CANCELLED
+        thread=thread, type="sdk_hidden_context", text=CANCEL_MARKER
     ).count()
 
 

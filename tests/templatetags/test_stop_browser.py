@@ -24,12 +24,12 @@ from playwright.sync_api import Page, Request, sync_playwright
 from django_chatkit.models import RunningResponse, Thread, ThreadItem
 from example_project.offline import LONG_STORY
 from tests.support.browser import launch_chromium
-from tests.support.live import LiveServer, server_env, start_server, stop_server
+from tests.support.consistency import CANCEL_MARKER
+from tests.support.live import LiveServer, module_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 T = TypeVar("T")
 
-CANCELLED = "The user cancelled the stream. Stop responding to the prior request."
 FAKE_CHATKIT = """
 customElements.define("openai-chatkit", class extends HTMLElement {
   setOptions(options) { this.options = options; }
@@ -66,14 +66,10 @@ STORY = "Please tell me a long story."
 
 @pytest.fixture(scope="module")
 def durable_server(django_db_setup, tmp_path_factory) -> Iterator[LiveServer]:
-    directory = tmp_path_factory.mktemp("live-stop")
-    (directory / "media").mkdir()
-    env = server_env(directory / "media", "tests.settings.durable_example")
-    server = start_server("daphne", env, directory / "server.log")
-    try:
+    """The example project's daphne server with durable answers on."""
+    settings_module = "tests.settings.durable_example"
+    with module_server(tmp_path_factory, "daphne", settings_module, lean=False) as server:
         yield server
-    finally:
-        stop_server(server)
 
 
 @pytest.fixture
@@ -139,7 +135,9 @@ def cancels(page: Page) -> list[Request]:
 def stopped(page: Page, thread: Thread) -> list[str]:
     """The thread's item types once its answer stopped (the row gone, the note saved)."""
     texts = lambda: query(lambda: list(thread.items.values_list("type", "text")))  # noqa: E731
-    wait_until(page, lambda: not running(thread) and ("sdk_hidden_context", CANCELLED) in texts())
+    wait_until(
+        page, lambda: not running(thread) and ("sdk_hidden_context", CANCEL_MARKER) in texts()
+    )
     return [kind for kind, _ in texts()]
 
 
